@@ -1,0 +1,30 @@
+"""vae_teach: the small package behind the book *Variational autoencoders from first principles*.
+
+One module per idea, each mapping onto the chapter that teaches it:
+
+=============  =========  ==============================================================
+module         chapters   what it holds
+=============  =========  ==============================================================
+``data``       1, 5, 8    MNIST / Fashion-MNIST in memory, binarization, batches
+``models``     1, 5, 7    AE, VAE; MLP / conv; Bernoulli / Gaussian decoders
+``em``         2          EM for Gaussian mixtures
+``kl``         3, 6       closed-form and Monte Carlo KL for diagonal Gaussians
+``losses``     3, 9       BCE, MSE, MAE, Gaussian NLL, perceptual; negative ELBO
+``train``      5          ``fit``, checkpoints, divergence guard
+``evaluate``   5, 7, 11   negative ELBO, IWAE bound, active units
+``fid``        10         Frechet distance, feature extractors
+``plots``      all        grids, reconstructions, latent maps, curves
+``widgets``    5, 7       ipywidgets explorers with static fallbacks
+``checks``     exercises  exercise checkers
+=============  =========  ==============================================================
+
+Units: every loss is in nats per image (sum over pixels and latent dimensions, mean over images).
+"""
+from .data import load_fashion_mnist, load_mnist
+from .models import ModelConfig, build_model
+from .source import show_source
+from .train import fit, load_checkpoint, save_checkpoint
+
+__version__ = "0.1.0"
+__all__ = ["load_mnist", "load_fashion_mnist", "ModelConfig", "build_model", "fit",
+           "save_checkpoint", "load_checkpoint", "show_source"]

@@ -1,0 +1,150 @@
+"""Data: MNIST and Fashion-MNIST as one in-memory tensor each, binarization, fast batches.
+
+Taught in chapters 1, 5 and 8. Images are float32 ``[N, 1, 28, 28]`` in ``[0, 1]``,
+labels int64 ``[N]``. Batching indexes a shuffled permutation of the whole tensor, which
+is several times faster on a CPU than a ``DataLoader`` that converts one PIL image at a time.
+
+Data root, in order: the ``root`` argument, ``$VAE_TEACH_DATA``, ``./data``. The folder
+uses torchvision's layout (``MNIST/raw/train-images-idx3-ubyte`` ...).
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+import torch
+
+DATA_ENV = "VAE_TEACH_DATA"
+
+_FILES = {
+    True: ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
+    False: ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
+}
+_FOLDERS = {"mnist": "MNIST", "fashion": "FashionMNIST"}
+_CACHE: dict[tuple[str, str, bool], tuple[torch.Tensor, torch.Tensor]] = {}
+
+
+class DataNotFoundError(FileNotFoundError):
+    """The data files are missing or unreadable; the message says where we looked and what we expected."""
+
+
+def data_root(root: str | os.PathLike | None = None) -> Path:
+    """Resolve the data root: argument, else ``$VAE_TEACH_DATA``, else ``./data``."""
+    if root is not None:
+        return Path(root)
+    env = os.environ.get(DATA_ENV)
+    return Path(env) if env else Path("data")
+
+
+def _read_idx(path: Path, expected_dims: int) -> np.ndarray:
+    """Read an IDX file (the MNIST container format): magic, dims, big-endian sizes, uint8 data."""
+    raw = path.read_bytes()
+    if len(raw) < 8 or raw[0] != 0 or raw[1] != 0 or raw[2] != 0x08 or raw[3] != expected_dims:
+        raise DataNotFoundError(f"{path} is not a valid IDX file (bad header); the file may be corrupt. "
+                                "Delete it and download the data again.")
+    dims = [int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(expected_dims)]
+    start = 4 + 4 * expected_dims
+    n = int(np.prod(dims))
+    if len(raw) - start != n:
+        raise DataNotFoundError(f"{path} is truncated or corrupt: header says {dims} ({n} bytes of data), "
+                                f"file holds {len(raw) - start}. Delete it and download the data again.")
+    return np.frombuffer(raw, dtype=np.uint8, offset=start).reshape(dims)
+
+
+def _download(name: str, root: Path) -> None:
+    import torchvision
+
+    cls = torchvision.datasets.MNIST if name == "mnist" else torchvision.datasets.FashionMNIST
+    cls(str(root), train=True, download=True)
+    cls(str(root), train=False, download=True)
+
+
+def _load(name: str, train: bool, root: str | os.PathLike | None, download: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    base = data_root(root)
+    folder = base / _FOLDERS[name] / "raw"
+    img_name, lab_name = _FILES[train]
+    key = (name, str(base.resolve()), train)
+    if key in _CACHE:
+        return _CACHE[key]
+    paths = [folder / img_name, folder / lab_name]
+    if not all(p.exists() for p in paths):
+        if download:
+            _download(name, base)
+        if not all(p.exists() for p in paths):
+            raise DataNotFoundError(
+                f"{_FOLDERS[name]} not found. Searched folder: {folder.resolve()} "
+                f"(data root from the `root` argument, else ${DATA_ENV}, else ./data). "
+                f"Expected files: {img_name}, {lab_name} "
+                f"(uncompressed IDX, torchvision layout <root>/{_FOLDERS[name]}/raw/). "
+                f"Set {DATA_ENV} to the folder that holds {_FOLDERS[name]}/, or call with download=True when online.")
+    images = _read_idx(paths[0], 3)
+    labels = _read_idx(paths[1], 1)
+    if images.shape[0] != labels.shape[0] or images.shape[1:] != (28, 28):
+        raise DataNotFoundError(f"{folder}: images {images.shape} and labels {labels.shape} do not match "
+                                "(expected [N, 28, 28] and [N]); the files may be corrupt.")
+    x = torch.from_numpy(images.astype(np.float32) / 255.0).unsqueeze(1)
+    y = torch.from_numpy(labels.astype(np.int64))
+    _CACHE[key] = (x, y)
+    return x, y
+
+
+def load_mnist(train: bool = True, root: str | os.PathLike | None = None,
+               download: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+    """MNIST as ``(images, labels)``: float32 ``[N, 1, 28, 28]`` in [0, 1] and int64 ``[N]``.
+
+    Continuous MNIST (pixel / 255). Loaded once per process and cached in memory; treat the
+    returned tensors as read-only. ``download=True`` lets torchvision fetch the files when online.
+    """
+    return _load("mnist", train, root, download)
+
+
+def load_fashion_mnist(train: bool = True, root: str | os.PathLike | None = None,
+                       download: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+    """Fashion-MNIST as ``(images, labels)``, same format as :func:`load_mnist` (chapter 8)."""
+    return _load("fashion", train, root, download)
+
+
+def binarize_static(images: torch.Tensor, seed: int = 0) -> torch.Tensor:
+    """One fixed Bernoulli draw per pixel, ``x_b ~ Bernoulli(x)`` with a fixed seed (chapter 11).
+
+    Static binarization: the same binary image every epoch and every run with the same seed.
+    """
+    _check_unit_interval(images)
+    g = torch.Generator().manual_seed(seed)
+    return torch.bernoulli(images, generator=g)
+
+
+def binarize_dynamic(images: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+    """A fresh Bernoulli draw per pixel each call (dynamic binarization, resampled every epoch/batch)."""
+    return torch.bernoulli(images, generator=generator)
+
+
+def _check_unit_interval(images: torch.Tensor) -> None:
+    if not torch.is_tensor(images) or not images.is_floating_point():
+        raise TypeError(f"expected a float tensor of pixel intensities, got {type(images).__name__}")
+    lo, hi = float(images.min()), float(images.max())
+    if lo < 0.0 or hi > 1.0:
+        raise ValueError(f"pixel intensities must lie in [0, 1] to binarize, got range [{lo:.3g}, {hi:.3g}]")
+
+
+def batches(images: torch.Tensor, batch_size: int, *, shuffle: bool = True,
+            generator: torch.Generator | None = None, labels: torch.Tensor | None = None,
+            drop_last: bool = False) -> Iterator[torch.Tensor] | Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """Yield mini-batches of an in-memory tensor by indexing a (shuffled) permutation.
+
+    No per-item ``Dataset.__getitem__``: one ``randperm`` per epoch, one gather per batch.
+    Yields ``images[idx]``, or ``(images[idx], labels[idx])`` when ``labels`` is given.
+    """
+    if batch_size <= 0:
+        raise ValueError(f"batch_size must be positive, got {batch_size}")
+    n = images.shape[0]
+    order = torch.randperm(n, generator=generator) if shuffle else torch.arange(n)
+    stop = n - n % batch_size if drop_last else n
+    for start in range(0, stop, batch_size):
+        idx = order[start:start + batch_size]
+        if labels is None:
+            yield images[idx]
+        else:
+            yield images[idx], labels[idx]

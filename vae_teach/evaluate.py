@@ -1,0 +1,86 @@
+"""Evaluation: test negative ELBO, the importance-weighted bound on log p(x), active units (chapters 5, 7, 11).
+
+The IWAE bound (Burda, Grosse & Salakhutdinov, 2016), with z_i ~ q(z|x) i.i.d.:
+
+    L_k(x) = E[ log (1/k) sum_{i=1..k} p(x, z_i) / q(z_i|x) ]  <=  log p(x)
+
+L_1 is the ELBO; L_k rises with k and tends to log p(x). ``iwae_nll`` reports -L_k in nats per
+image (mean over images). It is a likelihood only when p(x|z) is a proper density for the data:
+a Bernoulli decoder on *binarized* images, or a Gaussian decoder on continuous ones.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+
+from . import data as _data
+from ._progress import progress
+from .kl import gaussian_log_density
+from .losses import reconstruction
+from .train import evaluate_terms
+
+
+def negative_elbo(model, images: torch.Tensor, *, prior_mu: float = 0.0, prior_logvar: float = 0.0,
+                  batch_size: int = 1000, seed: int = 0) -> float:
+    """Test negative ELBO (beta = 1, the decoder's own likelihood), nats per image, one z per image."""
+    return evaluate_terms(model, images, recon="auto", beta=1.0, prior_mu=prior_mu,
+                          prior_logvar=prior_logvar, batch_size=batch_size, seed=seed)[0]
+
+
+@torch.no_grad()
+def iwae_log_likelihood(model, images: torch.Tensor, k: int = 100, *, prior_mu: float = 0.0,
+                        prior_logvar: float = 0.0, batch_size: int = 100, max_rows: int = 50_000,
+                        seed: int = 0, desc: str = "IWAE") -> torch.Tensor:
+    """Per-image IWAE_k bound L_k(x) in nats, shape ``[N]``.
+
+    Samples are drawn in chunks of at most ``max_rows`` decoder rows (images x samples), and the
+    log-mean-exp is accumulated across chunks, so k = 5000 fits in memory.
+    """
+    if not hasattr(model, "to_mu"):
+        raise TypeError("the IWAE bound needs a VAE (an encoder that outputs q(z|x)); got an autoencoder")
+    if k < 1:
+        raise ValueError(f"k must be >= 1, got {k}")
+    model.eval()
+    g = torch.Generator().manual_seed(seed)
+    out = []
+    n_batches = math.ceil(images.shape[0] / batch_size)
+    for xb in progress(_data.batches(images, batch_size, shuffle=False), total=n_batches, desc=desc):
+        b = xb.shape[0]
+        mu, logvar = model.encode(xb)
+        chunk = max(1, min(k, max_rows // b))
+        running = torch.full((b,), -math.inf, dtype=torch.float64)
+        done = 0
+        while done < k:
+            c = min(chunk, k - done)
+            eps = torch.randn((c, *mu.shape), generator=g)
+            z = mu + (0.5 * logvar).exp() * eps                       # [c, b, D]
+            log_q = gaussian_log_density(z, mu, logvar)                # [c, b]
+            pm = torch.as_tensor(prior_mu, dtype=z.dtype)
+            pl = torch.as_tensor(prior_logvar, dtype=z.dtype)
+            log_pz = gaussian_log_density(z, pm.expand_as(z), pl.expand_as(z))
+            params = model.decode(z.reshape(c * b, -1))
+            x_rep = xb.unsqueeze(0).expand(c, *xb.shape).reshape(c * b, *xb.shape[1:])
+            log_px = -reconstruction(model, x_rep, params, "auto", reduction="none").view(c, b)
+            log_w = (log_px + log_pz - log_q).double()
+            running = torch.logaddexp(running, torch.logsumexp(log_w, dim=0))
+            done += c
+        out.append((running - math.log(k)).float())
+    return torch.cat(out)
+
+
+def iwae_nll(model, images: torch.Tensor, k: int = 100, **kwargs) -> float:
+    """-mean_x L_k(x): the importance-weighted upper bound on the NLL, nats per image."""
+    return -float(iwae_log_likelihood(model, images, k, **kwargs).double().mean())
+
+
+@torch.no_grad()
+def active_units(model, images: torch.Tensor, threshold: float = 0.01, batch_size: int = 1000) -> tuple[int, torch.Tensor]:
+    """Count latent units whose posterior mean varies with x: A_u = Var_x( E_q[z_u | x] ) > threshold.
+
+    Burda et al. (2016)'s measure of posterior collapse. Returns ``(count, per-unit variances)``.
+    """
+    model.eval()
+    mus = torch.cat([model.encode(xb)[0] for xb in _data.batches(images, batch_size, shuffle=False)])
+    var = mus.var(dim=0)
+    return int((var > threshold).sum()), var

@@ -1,0 +1,142 @@
+"""Reconstruction terms and the negative ELBO (chapters 3 and 9).
+
+One reduction convention everywhere: **sum over pixels (and latent dimensions), mean over
+images**, so every number is "nats per image" (or squared / absolute error per image for
+MSE and MAE). Pass ``reduction="none"`` to get the per-image values ``[N]`` instead.
+
+What each term assumes about p(x|z) (chapter 3 derives them):
+
+* BCE  = -log Bernoulli(x; sigmoid(logits)), exact for binary x (a likelihood in nats).
+* Gaussian NLL = 1/2 * sum( log(2 pi sigma^2) + (x - mu)^2 / sigma^2 ).
+* MSE  = sum (x - mu)^2: the Gaussian NLL with fixed sigma^2 = 1/2, minus its constant
+  (so it is *not* in nats; it ranks models but is not a likelihood).
+* MAE  = sum |x - mu|: the Laplace NLL with scale b = 1, minus its constant.
+"""
+from __future__ import annotations
+
+import math
+from typing import Callable, NamedTuple, Union
+
+import torch
+import torch.nn.functional as F
+
+from ._checks import in_unit_interval, same_shape, batched
+from .kl import kl_diag_gaussians
+
+Recon = Union[str, Callable]
+RECONS = ("auto", "bce", "mse", "mae", "gaussian")
+
+
+class LossTerms(NamedTuple):
+    """loss = recon + beta * kl, each in nats per image (mean over the batch) or per image [N]."""
+
+    loss: torch.Tensor
+    recon: torch.Tensor
+    kl: torch.Tensor
+
+
+def _reduce(per_pixel: torch.Tensor, reduction: str) -> torch.Tensor:
+    per_image = per_pixel.flatten(1).sum(dim=1)
+    if reduction == "none":
+        return per_image
+    if reduction == "mean":
+        return per_image.mean()
+    raise ValueError(f"reduction must be 'mean' or 'none', got {reduction!r}")
+
+
+def _prep(x_hat: torch.Tensor, x: torch.Tensor, names=("x_hat", "x")) -> None:
+    for n, t in zip(names, (x_hat, x)):
+        if not torch.is_tensor(t):
+            raise TypeError(f"{n} must be a torch.Tensor, got {type(t).__name__}")
+    same_shape(names[0], x_hat, names[1], x)
+    batched(names[1], x)
+
+
+def bce(logits: torch.Tensor, x: torch.Tensor, reduction: str = "mean") -> torch.Tensor:
+    """Binary cross-entropy from logits: -sum_i [x_i log p_i + (1 - x_i) log(1 - p_i)], p = sigmoid(logits).
+
+    Bernoulli negative log-likelihood (nats per image). Targets must lie in [0, 1].
+    """
+    _prep(logits, x, ("logits", "x"))
+    in_unit_interval("x (BCE target)", x)
+    return _reduce(F.binary_cross_entropy_with_logits(logits, x, reduction="none"), reduction)
+
+
+def mse(x_hat: torch.Tensor, x: torch.Tensor, reduction: str = "mean") -> torch.Tensor:
+    """Sum of squared errors per image: sum_i (x_i - x_hat_i)^2, mean over images."""
+    _prep(x_hat, x)
+    return _reduce((x_hat - x).pow(2), reduction)
+
+
+def mae(x_hat: torch.Tensor, x: torch.Tensor, reduction: str = "mean") -> torch.Tensor:
+    """Sum of absolute errors per image: sum_i |x_i - x_hat_i|, mean over images."""
+    _prep(x_hat, x)
+    return _reduce((x_hat - x).abs(), reduction)
+
+
+def gaussian_nll(x: torch.Tensor, mean: torch.Tensor, logvar: torch.Tensor | float,
+                 reduction: str = "mean") -> torch.Tensor:
+    """Gaussian negative log-likelihood in nats: 1/2 * sum_i [ log(2 pi) + logvar_i + (x_i - mean_i)^2 / exp(logvar_i) ].
+
+    ``logvar`` is log sigma^2 (a tensor like ``mean`` or one number). Chapters 3 and 7.
+    """
+    _prep(mean, x, ("mean", "x"))
+    if not torch.is_tensor(logvar):
+        logvar = torch.full_like(mean, float(logvar))
+    same_shape("logvar", logvar, "mean", mean)
+    return _reduce(0.5 * (math.log(2 * math.pi) + logvar + (x - mean).pow(2) / logvar.exp()), reduction)
+
+
+def reconstruction(model, x: torch.Tensor, x_params, recon: Recon = "auto", reduction: str = "mean") -> torch.Tensor:
+    """The reconstruction term for a model's decoder output.
+
+    ``recon``: "auto" (the decoder's own likelihood: BCE for Bernoulli, Gaussian NLL for Gaussian),
+    "bce", "mse", "mae", "gaussian", or a callable ``f(x, x_params, model) -> [N]`` per-image values.
+    """
+    if callable(recon):
+        per_image = recon(x, x_params, model)
+        return per_image if reduction == "none" else per_image.mean()
+    if recon not in RECONS:
+        raise ValueError(f"recon must be one of {RECONS} or a callable, got {recon!r}")
+    kind = model.config.decoder
+    if recon == "auto":
+        recon = "bce" if kind == "bernoulli" else "gaussian"
+    if recon == "bce":
+        if kind != "bernoulli":
+            raise ValueError("recon='bce' needs a Bernoulli decoder (logits); this model has a "
+                             f"{kind!r} decoder: use recon='gaussian', 'mse' or 'mae'")
+        return bce(x_params, x, reduction)
+    if recon == "gaussian":
+        if kind == "bernoulli":
+            raise ValueError("recon='gaussian' needs a Gaussian decoder (mean, logvar); this model is Bernoulli")
+        return gaussian_nll(x, *x_params, reduction=reduction)
+    mean = model.mean_image(x_params)
+    return mse(mean, x, reduction) if recon == "mse" else mae(mean, x, reduction)
+
+
+def negative_elbo(x: torch.Tensor, recon_per_image: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor,
+                  beta: float = 1.0, prior_mu: float | torch.Tensor = 0.0,
+                  prior_logvar: float | torch.Tensor = 0.0, reduction: str = "mean") -> LossTerms:
+    """-ELBO_beta = E_q[-log p(x|z)] + beta * KL(q(z|x) || p(z)), one-sample estimate (chapter 3).
+
+    ``recon_per_image``: ``[N]`` reconstruction term per image. beta = 1 gives the true negative ELBO.
+    """
+    kl = kl_diag_gaussians(mu, logvar, prior_mu, prior_logvar)
+    loss = recon_per_image + beta * kl
+    if reduction == "none":
+        return LossTerms(loss, recon_per_image, kl)
+    return LossTerms(loss.mean(), recon_per_image.mean(), kl.mean())
+
+
+def loss_terms(model, x: torch.Tensor, *, recon: Recon = "auto", beta: float = 1.0,
+               prior_mu: float | torch.Tensor = 0.0, prior_logvar: float | torch.Tensor = 0.0,
+               reduction: str = "mean") -> LossTerms:
+    """Run ``model`` on ``x`` and return its training objective: the negative ELBO for a VAE
+    (recon + beta * KL), the reconstruction term alone for an autoencoder (kl = 0)."""
+    out = model(x)
+    rec = reconstruction(model, x, out.x_params, recon, reduction="none")
+    if out.mu is None:
+        zero = torch.zeros_like(rec)
+        terms = LossTerms(rec, rec, zero)
+        return terms if reduction == "none" else LossTerms(rec.mean(), rec.mean(), zero.mean())
+    return negative_elbo(x, rec, out.mu, out.logvar, beta, prior_mu, prior_logvar, reduction)
