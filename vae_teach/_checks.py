@@ -9,7 +9,7 @@ def as_tensor(name: str, value) -> torch.Tensor:
     if torch.is_tensor(value):
         return value
     if isinstance(value, (int, float)):
-        return torch.tensor(float(value))
+        return torch.tensor(float(value), dtype=torch.float64)
     raise TypeError(f"{name} must be a torch.Tensor or a number, got {type(value).__name__}")
 
 
