@@ -1,0 +1,321 @@
+"""Frechet distances between sets of images, and the feature extractors behind them (chapter 10).
+
+The Frechet distance between two Gaussians N(mu_1, Sigma_1) and N(mu_2, Sigma_2) is
+
+    d^2 = ||mu_1 - mu_2||^2 + Tr( Sigma_1 + Sigma_2 - 2 (Sigma_1 Sigma_2)^(1/2) ).
+
+FID (Heusel et al., 2017) fits one Gaussian to the features of real images and one to the
+features of generated images and reports d^2. The number depends entirely on the feature
+extractor, so always say which one:
+
+* ``extractor="classifier"`` (the default, offline): the 64-d penultimate layer of a small CNN
+  trained by this package on MNIST (or Fashion-MNIST). Its distance is a *Frechet classifier
+  distance*; it is comparable only with numbers computed with the same classifier.
+* ``extractor="inception"``: pytorch-fid's ``InceptionV3`` (2048-d pool features, images resized
+  to 299 x 299 and repeated to 3 channels), the standard FID. It needs the FID weights file
+  ``$TORCH_HOME/hub/checkpoints/pt_inception-2015-12-05-6726825d.pth`` on disk; this module never
+  downloads it.
+
+The classifier is trained deterministically on first use (about half a minute on two cores) and
+cached under ``$VAE_TEACH_CACHE`` (default ``~/.cache/vae_teach``) with a sha256 file; a checkpoint
+whose checksum does not match is discarded and retrained.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+import numpy as np
+import torch
+from scipy import linalg
+from torch import nn
+
+from . import data as _data
+
+CACHE_ENV = "VAE_TEACH_CACHE"
+INCEPTION_FILE = "pt_inception-2015-12-05-6726825d.pth"
+INCEPTION_URL = ("https://github.com/mseitzer/pytorch-fid/releases/download/fid_weights/" + INCEPTION_FILE)
+DATASETS = ("mnist", "fashion")
+EXTRACTORS = ("classifier", "inception")
+CLASSIFIER_VERSION = 1
+# Pixel statistics of MNIST / Fashion-MNIST training images; the classifier normalises inside.
+_NORM = {"mnist": (0.1307, 0.3081), "fashion": (0.2860, 0.3530)}
+
+_CLASSIFIERS: dict[tuple[str, str], "MNISTClassifier"] = {}
+_REF_STATS: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
+
+
+# --------------------------------------------------------------------------------------------
+# The Frechet distance
+# --------------------------------------------------------------------------------------------
+def frechet_distance(mu1, sigma1, mu2, sigma2, eps: float = 1e-6) -> float:
+    """d^2 = ||mu1 - mu2||^2 + Tr(sigma1) + Tr(sigma2) - 2 Tr( (sigma1 sigma2)^(1/2) )  (chapter 10).
+
+    ``mu*``: mean feature vectors ``[F]``; ``sigma*``: covariance matrices ``[F, F]`` (numpy or torch).
+
+    Two numerical details, both needed in practice:
+
+    * ``sigma1 @ sigma2`` is not symmetric, and with fewer samples than features it is singular,
+      so ``scipy.linalg.sqrtm`` can return non-finite values. Then we add ``eps`` to both
+      diagonals (a tiny ridge) and take the square root again.
+    * Round-off gives the square root a tiny imaginary part. We drop it if it is negligible
+      (diagonal imaginary parts below 1e-3) and raise otherwise, since then something is wrong.
+    """
+    mu1, mu2 = (np.atleast_1d(np.asarray(m, dtype=np.float64)) for m in (mu1, mu2))
+    sigma1, sigma2 = (np.atleast_2d(np.asarray(s, dtype=np.float64)) for s in (sigma1, sigma2))
+    if mu1.ndim != 1 or mu1.shape != mu2.shape:
+        raise ValueError(f"mu1 and mu2 must be vectors of the same length, got {mu1.shape} and {mu2.shape}")
+    f = mu1.shape[0]
+    if sigma1.shape != (f, f) or sigma2.shape != (f, f):
+        raise ValueError(f"sigma1 and sigma2 must be [{f}, {f}] covariance matrices, "
+                         f"got {sigma1.shape} and {sigma2.shape}")
+    diff = mu1 - mu2
+    covmean, _ = linalg.sqrtm(sigma1 @ sigma2, disp=False)
+    if not np.isfinite(covmean).all():
+        ridge = np.eye(f) * eps
+        covmean = linalg.sqrtm((sigma1 + ridge) @ (sigma2 + ridge))
+    if np.iscomplexobj(covmean):
+        if not np.allclose(np.diagonal(covmean).imag, 0, atol=1e-3):
+            raise ValueError(f"the matrix square root has a large imaginary part "
+                             f"({np.max(np.abs(covmean.imag)):.3g}); are the covariances valid?")
+        covmean = covmean.real
+    return float(diff @ diff + np.trace(sigma1) + np.trace(sigma2) - 2.0 * np.trace(covmean))
+
+
+def feature_statistics(features) -> tuple[np.ndarray, np.ndarray]:
+    """Mean ``[F]`` and covariance ``[F, F]`` (unbiased, float64) of features ``[N, F]``."""
+    f = np.asarray(features.detach().cpu() if torch.is_tensor(features) else features, dtype=np.float64)
+    if f.ndim != 2 or f.shape[0] < 2:
+        raise ValueError(f"features must be [N, F] with N >= 2, got shape {f.shape}")
+    return f.mean(axis=0), np.cov(f, rowvar=False)
+
+
+# --------------------------------------------------------------------------------------------
+# The domain classifier (default extractor; also the perceptual loss's network, chapter 9)
+# --------------------------------------------------------------------------------------------
+class MNISTClassifier(nn.Module):
+    """A small CNN for 28 x 28 grey images in [0, 1]; it normalises its input itself.
+
+    conv(1->16) ReLU1 pool | conv(16->32) ReLU2 pool | conv(32->32) ReLU3 | fc(1568->64) ReLU4 | fc(64->10)
+
+    ``features(x)`` are the 64 activations after ReLU4 (the FID features);
+    ``perceptual_features(x)`` are the activations after ReLU2 and ReLU4 (the perceptual loss).
+    """
+
+    def __init__(self, dataset: str = "mnist"):
+        super().__init__()
+        mean, std = _NORM[dataset]
+        self.register_buffer("mean", torch.tensor(mean))
+        self.register_buffer("std", torch.tensor(std))
+        self.block1 = nn.Sequential(nn.Conv2d(1, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2))
+        self.block2 = nn.Sequential(nn.Conv2d(16, 32, 3, padding=1), nn.ReLU())            # ReLU2
+        self.block3 = nn.Sequential(nn.MaxPool2d(2), nn.Conv2d(32, 32, 3, padding=1), nn.ReLU(),
+                                    nn.Flatten(), nn.Linear(32 * 7 * 7, 64), nn.ReLU())   # ReLU4
+        self.head = nn.Linear(64, 10)
+
+    def _check(self, x: torch.Tensor) -> None:
+        if not torch.is_tensor(x) or x.dim() != 4 or tuple(x.shape[1:]) != (1, 28, 28):
+            shape = tuple(x.shape) if torch.is_tensor(x) else type(x).__name__
+            raise ValueError(f"the classifier expects images [N, 1, 28, 28] in [0, 1], got {shape}")
+
+    def perceptual_features(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Activations after the 2nd ReLU ``[N, 32, 14, 14]`` and the 4th ReLU ``[N, 64]``."""
+        self._check(x)
+        h2 = self.block2(self.block1((x - self.mean) / self.std))
+        return h2, self.block3(h2)
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """The 64-d penultimate activations (after ReLU4): the Frechet classifier distance's features."""
+        return self.perceptual_features(x)[1]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Class logits ``[N, 10]``."""
+        return self.head(self.features(x))
+
+
+def cache_dir() -> Path:
+    """``$VAE_TEACH_CACHE`` if set, else ``~/.cache/vae_teach``."""
+    env = os.environ.get(CACHE_ENV)
+    return Path(env) if env else Path.home() / ".cache" / "vae_teach"
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _load_images(dataset: str, train: bool, root=None):
+    if dataset not in DATASETS:
+        raise ValueError(f"dataset must be one of {DATASETS}, got {dataset!r}")
+    return (_data.load_mnist if dataset == "mnist" else _data.load_fashion_mnist)(train, root)
+
+
+def train_classifier(dataset: str = "mnist", root=None, epochs: int = 3, batch_size: int = 128,
+                     lr: float = 2e-3, seed: int = 0) -> MNISTClassifier:
+    """Train :class:`MNISTClassifier` with Adam (lr halved each epoch), seeded; returns it in eval mode."""
+    x, y = _load_images(dataset, True, root)
+    torch.manual_seed(seed)
+    g = torch.Generator().manual_seed(seed)
+    model = MNISTClassifier(dataset)
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    sched = torch.optim.lr_scheduler.StepLR(opt, step_size=1, gamma=0.5)
+    loss_fn = nn.CrossEntropyLoss()
+    for _ in range(epochs):
+        model.train()
+        for xb, yb in _data.batches(x, batch_size, generator=g, labels=y):
+            opt.zero_grad(set_to_none=True)
+            loss_fn(model(xb), yb).backward()
+            opt.step()
+        sched.step()
+    return model.eval()
+
+
+@torch.no_grad()
+def accuracy(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, batch_size: int = 1000) -> float:
+    """Fraction of ``images`` classified correctly."""
+    model.eval()
+    correct = sum(int((model(xb).argmax(1) == yb).sum())
+                  for xb, yb in _data.batches(images, batch_size, shuffle=False, labels=labels))
+    return correct / images.shape[0]
+
+
+def load_classifier(dataset: str = "mnist", root=None) -> MNISTClassifier:
+    """The package's classifier for ``dataset`` ("mnist" or "fashion"), frozen, in eval mode.
+
+    Loaded from the cache if its sha256 matches the stored checksum; otherwise trained (seed 0)
+    and cached. Kept in memory for the rest of the process.
+    """
+    if dataset not in DATASETS:
+        raise ValueError(f"dataset must be one of {DATASETS}, got {dataset!r}")
+    folder = cache_dir()
+    key = (dataset, str(folder))
+    if key in _CLASSIFIERS:
+        return _CLASSIFIERS[key]
+    path = folder / f"classifier_{dataset}_v{CLASSIFIER_VERSION}.pt"
+    sums = path.with_name(path.name + ".sha256")
+    model = None
+    if path.exists() and sums.exists() and sums.read_text().split()[0] == _sha256(path):
+        try:
+            model = MNISTClassifier(dataset)
+            model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+        except Exception:  # readable checksum but an unusable file: retrain
+            model = None
+    if model is None:
+        model = train_classifier(dataset, root)
+        folder.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        torch.save(model.state_dict(), tmp)
+        tmp.replace(path)
+        sums.write_text(f"{_sha256(path)}  {path.name}\n")
+    model.eval()
+    for p in model.parameters():
+        p.requires_grad_(False)
+    _CLASSIFIERS[key] = model
+    return model
+
+
+# --------------------------------------------------------------------------------------------
+# InceptionV3 (pytorch-fid), only from a local weights file
+# --------------------------------------------------------------------------------------------
+def inception_weights_path() -> Path:
+    """Where torch hub (and so pytorch-fid) keeps the FID Inception weights."""
+    return Path(torch.hub.get_dir()) / "checkpoints" / INCEPTION_FILE
+
+
+def load_inception() -> nn.Module:
+    """pytorch-fid's ``InceptionV3`` (2048-d pool3 features) from the local weights file.
+
+    Raises FileNotFoundError, with instructions, when the file is absent: no download is tried.
+    """
+    path = inception_weights_path()
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"the FID Inception weights are not on this machine: expected {path}. This package never "
+            f"downloads them. On a machine with internet access, download {INCEPTION_URL} and copy it "
+            f"to that path (or set $TORCH_HOME so that $TORCH_HOME/hub/checkpoints/{INCEPTION_FILE} "
+            "exists). Without it, use extractor='classifier' (the default).")
+    from pytorch_fid.inception import InceptionV3
+
+    model = InceptionV3([InceptionV3.BLOCK_INDEX_BY_DIM[2048]], resize_input=True, normalize_input=True,
+                        use_fid_inception=True)
+    return model.eval()
+
+
+class _InceptionFeatures(nn.Module):
+    def __init__(self, net: nn.Module):
+        super().__init__()
+        self.net = net
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        if x.shape[1] == 1:
+            x = x.repeat(1, 3, 1, 1)  # grayscale -> 3 identical channels
+        return self.net(x)[0].flatten(1)
+
+
+# --------------------------------------------------------------------------------------------
+# FID
+# --------------------------------------------------------------------------------------------
+def _check_images(name: str, x) -> None:
+    if not torch.is_tensor(x):
+        raise TypeError(f"{name} must be a torch.Tensor of images [N, 1, 28, 28] in [0, 1], got {type(x).__name__}")
+    if x.dim() != 4 or x.shape[1] not in (1, 3):
+        raise ValueError(f"{name} must have shape [N, 1, H, W] (or 3 channels), got {tuple(x.shape)}")
+    if x.shape[0] < 2:
+        raise ValueError(f"{name} needs at least 2 images to estimate a covariance, got {x.shape[0]}")
+    if not x.is_floating_point() or float(x.min()) < 0.0 or float(x.max()) > 1.0:
+        raise ValueError(f"{name} must be float images in [0, 1] (the extractor normalises them itself); "
+                         f"got dtype {x.dtype}, range [{float(x.min()):.3g}, {float(x.max()):.3g}]")
+
+
+def get_extractor(extractor: str = "classifier", dataset: str = "mnist", root=None) -> nn.Module:
+    """A module with ``.features(x) -> [N, F]`` for images in [0, 1]."""
+    if extractor == "classifier":
+        return load_classifier(dataset, root)
+    if extractor == "inception":
+        return _InceptionFeatures(load_inception())
+    raise ValueError(f"extractor must be one of {EXTRACTORS}, got {extractor!r}")
+
+
+@torch.no_grad()
+def extract_features(images: torch.Tensor, extractor: str | nn.Module = "classifier", dataset: str = "mnist",
+                     batch_size: int = 500, root=None) -> torch.Tensor:
+    """Features ``[N, F]`` of ``images`` (in [0, 1]) from a named extractor or a module with ``.features``."""
+    net = get_extractor(extractor, dataset, root) if isinstance(extractor, str) else extractor
+    net.eval()
+    return torch.cat([net.features(xb) for xb in _data.batches(images, batch_size, shuffle=False)])
+
+
+def reference_statistics(dataset: str = "mnist", train: bool = False, extractor: str = "classifier",
+                         n: int | None = None, root=None) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and covariance of the extractor's features on a real image set (cached in memory).
+
+    Default reference: the test set (10,000 images); ``n`` keeps its first n images.
+    """
+    key = (dataset, train, extractor, n, str(cache_dir()))
+    if key not in _REF_STATS:
+        x, _ = _load_images(dataset, train, root)
+        if n is not None:
+            x = x[:n]
+        _REF_STATS[key] = feature_statistics(extract_features(x, extractor, dataset, root=root))
+    return _REF_STATS[key]
+
+
+def fid(samples: torch.Tensor, reference: torch.Tensor | str | None = None, extractor: str = "classifier",
+        dataset: str = "mnist", root=None) -> float:
+    """Frechet distance between the extractor's features of ``samples`` and of ``reference``.
+
+    ``samples``: images ``[N, 1, 28, 28]`` in [0, 1]. ``reference``: images, or None / "test" /
+    "train" for the dataset's test or training set (statistics cached per process). With the default
+    extractor the result is a Frechet *classifier* distance, not comparable with Inception FID.
+    """
+    _check_images("samples", samples)
+    if reference is None or isinstance(reference, str):
+        split = reference or "test"
+        if split not in ("test", "train"):
+            raise ValueError(f"reference must be images, 'test' or 'train', got {split!r}")
+        mu2, s2 = reference_statistics(dataset, split == "train", extractor, root=root)
+    else:
+        _check_images("reference", reference)
+        mu2, s2 = feature_statistics(extract_features(reference, extractor, dataset, root=root))
+    mu1, s1 = feature_statistics(extract_features(samples, extractor, dataset, root=root))
+    return frechet_distance(mu1, s1, mu2, s2)
