@@ -140,3 +140,48 @@ def loss_terms(model, x: torch.Tensor, *, recon: Recon = "auto", beta: float = 1
         terms = LossTerms(rec, rec, zero)
         return terms if reduction == "none" else LossTerms(rec.mean(), rec.mean(), zero.mean())
     return negative_elbo(x, rec, out.mu, out.logvar, beta, prior_mu, prior_logvar, reduction)
+
+
+# ----------------------------------------------------------------------------------------------
+# Perceptual loss (chapter 9)
+# ----------------------------------------------------------------------------------------------
+def perceptual(x_hat: torch.Tensor, x: torch.Tensor, classifier=None, reduction: str = "mean") -> torch.Tensor:
+    """Perceptual loss: sum_l || phi_l(x_hat) - phi_l(x) ||^2 over the activations phi_l of the
+    package's MNIST classifier after its 2nd and 4th ReLU (sum over units, mean over images).
+
+    ``x_hat`` and ``x``: images ``[N, 1, 28, 28]`` in [0, 1]. ``classifier`` defaults to
+    :func:`vae_teach.fid.load_classifier` ("mnist"); it is frozen, gradients flow only to ``x_hat``.
+    It is *not* a likelihood: it compares what the classifier sees, not the pixels (chapter 9).
+    """
+    _prep(x_hat, x)
+    if classifier is None:
+        from .fid import load_classifier
+
+        classifier = load_classifier("mnist")
+    fa = classifier.perceptual_features(x_hat)
+    with torch.no_grad():
+        fb = classifier.perceptual_features(x)
+    per_image = sum((a - b).pow(2).flatten(1).sum(dim=1) for a, b in zip(fa, fb))
+    return per_image if reduction == "none" else _reduce(per_image.unsqueeze(1), reduction)
+
+
+def perceptual_recon(lam: float = 0.01, base: str | None = "bce", classifier=None) -> Callable:
+    """A ``recon`` callable for :func:`vae_teach.train.fit`: lam * perceptual + base (chapter 9).
+
+    ``base``: "bce" (Bernoulli decoder logits), "mse", "mae", or None for the perceptual loss alone
+    (then ``lam`` still scales it). Returns ``f(x, x_params, model) -> [N]`` per-image values.
+    """
+    if base not in (None, "bce", "mse", "mae"):
+        raise ValueError(f"base must be None, 'bce', 'mse' or 'mae', got {base!r}")
+    if not lam > 0:
+        raise ValueError(f"lam must be positive, got {lam}")
+
+    def recon(x: torch.Tensor, x_params, model) -> torch.Tensor:
+        x_hat = model.mean_image(x_params)
+        out = lam * perceptual(x_hat, x, classifier, reduction="none")
+        if base is not None:
+            out = out + reconstruction(model, x, x_params, base, reduction="none")
+        return out
+
+    recon.__name__ = f"perceptual_{lam:g}" + (f"_plus_{base}" if base else "")
+    return recon

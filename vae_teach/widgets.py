@@ -26,7 +26,9 @@ ids), so stored notebook outputs compare exactly under ``pytest --nbval``.
 """
 from __future__ import annotations
 
+import html
 import io
+import textwrap
 from typing import Mapping
 
 import ipywidgets as W
@@ -40,6 +42,18 @@ __all__ = ["latent_explorer", "interpolation_tool", "beta_explorer",
            "LatentExplorer", "InterpolationTool", "BetaExplorer"]
 
 _SCALE = 4  # each 28 x 28 digit is shown at 112 x 112 pixels in the live widgets
+
+
+def _enable_colab_widgets() -> None:
+    """On Google Colab, switch on its manager for ipywidgets 8 (elsewhere: nothing to do)."""
+    try:
+        from google.colab import output  # importable only on Colab
+    except ImportError:
+        return
+    output.enable_custom_widget_manager()
+
+
+_enable_colab_widgets()
 
 
 # ----------------------------------------------------------------------------------- helpers
@@ -124,11 +138,14 @@ class _Tool:
         if isinstance(bundle, tuple):  # (data, metadata)
             bundle = bundle[0]
         bundle = dict(bundle)
-        bundle["text/plain"] = self.text
+        bundle["text/plain"] = repr(self)
+        # The static HTML book shows this note under the fallback figure (no kernel, no widget).
+        bundle["text/html"] = ('<p class="vae-teach-widget-note" style="border-left: 3px solid #4c8bf5; '
+                               f'padding-left: 0.6em;"><em>{html.escape(self.text)}</em></p>')
         return bundle
 
     def __repr__(self) -> str:
-        return self.text
+        return textwrap.fill(self.text, width=88)
 
 
 # ----------------------------------------------------------------------------- latent explorer
