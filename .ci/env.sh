@@ -6,14 +6,14 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 PY="${PYTHON:-python3}"
 if [ ! -x .venv/bin/python ]; then
-  echo "[env] creating .venv with $($PY --version)"
+  echo "[env] creating .venv with $($PY --version)" >&2
   "$PY" -m venv .venv
 fi
 # shellcheck disable=SC1091
 source .venv/bin/activate
 stamp="$(cat requirements.txt pyproject.toml | sha256sum | cut -c1-16)"
 if [ "$(cat .venv/.vae-teach-stamp 2>/dev/null)" != "$stamp" ]; then
-  echo "[env] installing requirements (torch pinned; a few minutes on a fresh machine)"
+  echo "[env] installing requirements (torch pinned; a few minutes on a fresh machine)" >&2
   start=$SECONDS
   python -m pip install -q --upgrade pip 2>&1 | grep -v "^WARNING: Location" || true
   python -m pip install -q -r requirements.txt 2>&1 | grep -v "^WARNING: Location" || true
@@ -21,7 +21,7 @@ if [ "$(cat .venv/.vae-teach-stamp 2>/dev/null)" != "$stamp" ]; then
   python -c "import torch, torchvision, vae_teach, nbval, jupyter_book" \
     || { echo "[env] installation failed" >&2; exit 1; }
   echo "$stamp" > .venv/.vae-teach-stamp
-  echo "[env] installed in $((SECONDS - start)) s"
+  echo "[env] installed in $((SECONDS - start)) s" >&2
 fi
 # Data root: the argument of each call, else $VAE_TEACH_DATA, else ../shared/data on this
 # project's machines, else ./data (torchvision downloads there when online).

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -71,10 +72,13 @@ def frechet_distance(mu1, sigma1, mu2, sigma2, eps: float = 1e-6) -> float:
         raise ValueError(f"sigma1 and sigma2 must be [{f}, {f}] covariance matrices, "
                          f"got {sigma1.shape} and {sigma2.shape}")
     diff = mu1 - mu2
-    covmean, _ = linalg.sqrtm(sigma1 @ sigma2, disp=False)
-    if not np.isfinite(covmean).all():
-        ridge = np.eye(f) * eps
-        covmean = linalg.sqrtm((sigma1 + ridge) @ (sigma2 + ridge))
+    with warnings.catch_warnings():  # singular products are expected (dead units, n < F) and handled below
+        warnings.simplefilter("ignore", linalg.LinAlgWarning)
+        warnings.simplefilter("ignore", RuntimeWarning)
+        covmean, _ = linalg.sqrtm(sigma1 @ sigma2, disp=False)
+        if not np.isfinite(covmean).all():
+            ridge = np.eye(f) * eps
+            covmean = linalg.sqrtm((sigma1 + ridge) @ (sigma2 + ridge))
     if np.iscomplexobj(covmean):
         if not np.allclose(np.diagonal(covmean).imag, 0, atol=1e-3):
             raise ValueError(f"the matrix square root has a large imaginary part "
@@ -152,10 +156,10 @@ def _load_images(dataset: str, train: bool, root=None):
     return (_data.load_mnist if dataset == "mnist" else _data.load_fashion_mnist)(train, root)
 
 
-def train_classifier(dataset: str = "mnist", root=None, epochs: int = 2, batch_size: int = 128,
+def train_classifier(dataset: str = "mnist", root=None, epochs: int = 3, batch_size: int = 128,
                      lr: float = 5e-3, seed: int = 0) -> MNISTClassifier:
     """Train :class:`MNISTClassifier` with Adam and a one-cycle learning-rate schedule (peak ``lr``),
-    seeded; returns it in eval mode. On MNIST: about 99.2% test accuracy after 2 epochs."""
+    seeded; returns it in eval mode. On MNIST: over 99% test accuracy after 3 epochs."""
     x, y = _load_images(dataset, True, root)
     torch.manual_seed(seed)
     g = torch.Generator().manual_seed(seed)

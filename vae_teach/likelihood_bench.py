@@ -64,7 +64,7 @@ def run_nll_benchmark(minutes: float = 20.0, k: int = 5000, root=None, *, seed: 
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
-            total += float(loss) * xb.shape[0]
+            total += float(loss.detach()) * xb.shape[0]
             seen += xb.shape[0]
         epochs += 1
         epoch_s = time.perf_counter() - e0
