@@ -8,6 +8,8 @@ module         chapters   what it holds
 ``data``       1, 5, 8    MNIST / Fashion-MNIST in memory, binarization, batches
 ``models``     1, 5, 7    AE, VAE; MLP / conv; Bernoulli / Gaussian decoders
 ``em``         2          EM for Gaussian mixtures
+``ppca``       3          probabilistic PCA: exact log p(x) and posterior, for checking the ELBO
+``gradients``  4          reparameterization vs score-function gradient estimators
 ``kl``         3, 6       closed-form and Monte Carlo KL for diagonal Gaussians
 ``losses``     3, 9       BCE, MSE, MAE, Gaussian NLL, perceptual; negative ELBO
 ``train``      5          ``fit``, checkpoints, divergence guard

@@ -84,6 +84,7 @@ def main(argv: list[str] | None = None) -> int:
     b.add_argument("--target", type=float, default=105.6)
     b.add_argument("--data", default=None)
     b.add_argument("--nll", action="store_true", help="also train on binarized MNIST and report IWAE-5000 NLL")
+    b.add_argument("--nll-only", action="store_true", help="run only the likelihood benchmark")
     b.add_argument("--nll-minutes", type=float, default=20.0)
     b.add_argument("--k", type=int, default=5000)
     b.add_argument("--out", default="BENCHMARKS.md")

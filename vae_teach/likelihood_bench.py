@@ -21,13 +21,15 @@ from .data import batches, binarize_static, load_mnist
 from .evaluate import iwae_nll, negative_elbo
 from .models import build_model, count_parameters
 from .losses import loss_terms
+from .train import save_checkpoint
 
 DEFAULT_ARCH = dict(arch="mlp", hidden=(512, 512), latent_dim=50, decoder="bernoulli")
 
 
 def run_nll_benchmark(minutes: float = 20.0, k: int = 5000, root=None, *, seed: int = 0,
                       batch_size: int = 128, lr: float = 1e-3, n_test: int | None = None,
-                      model_kwargs: dict | None = None, verbose: bool = True) -> dict:
+                      model_kwargs: dict | None = None, verbose: bool = True,
+                      checkpoint: str = "runs/nll_bench/checkpoint.pt") -> dict:
     """Train for at most ``minutes`` (whole epochs, stopping before the budget would be exceeded),
     then evaluate the IWAE_k NLL on the statically binarized test set.
 
@@ -74,6 +76,7 @@ def run_nll_benchmark(minutes: float = 20.0, k: int = 5000, root=None, *, seed: 
                   f"{epoch_s:.1f} s", flush=True)
     model.eval()
     train_min = (time.perf_counter() - t0) / 60
+    save_checkpoint(checkpoint, model, epochs=epochs, train_minutes=train_min)  # keep what was trained
     elbo = negative_elbo(model, xt_bin)
     e0 = time.perf_counter()
     nll = iwae_nll(model, xt_bin, k=k, batch_size=10, seed=0)
