@@ -24,6 +24,8 @@ from __future__ import annotations
 
 import hashlib
 import os
+import subprocess
+import sys
 import warnings
 from pathlib import Path
 
@@ -193,6 +195,38 @@ def accuracy(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, batch
 
 
 def load_classifier(dataset: str = "mnist", root=None) -> MNISTClassifier:
+    """The package's feature classifier for ``dataset``: loaded from the cache, or trained and cached.
+
+    Neither path touches the caller's random stream (building a module draws initial weights), so a
+    notebook gives the same numbers whether or not the classifier was already cached.
+    """
+    with torch.random.fork_rng(devices=[]):
+        return _load_classifier(dataset, root)
+
+
+def _read_cached(path: Path, sums: Path, dataset: str) -> MNISTClassifier | None:
+    """The cached classifier if its file matches its sha256 checksum, else None."""
+    if not (path.exists() and sums.exists() and sums.read_text().split()[0] == _sha256(path)):
+        return None
+    try:
+        model = MNISTClassifier(dataset)
+        model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+        return model
+    except Exception:  # checksum matches but the file is unusable: retrain
+        return None
+
+
+def _train_and_cache(dataset: str, path: Path, root=None) -> None:
+    """Train the classifier (seed 0) and write it and its sha256 checksum next to each other."""
+    model = train_classifier(dataset, root)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    torch.save(model.state_dict(), tmp)
+    tmp.replace(path)
+    path.with_name(path.name + ".sha256").write_text(f"{_sha256(path)}  {path.name}\n")
+
+
+def _load_classifier(dataset: str = "mnist", root=None) -> MNISTClassifier:
     """The package's classifier for ``dataset`` ("mnist" or "fashion"), frozen, in eval mode.
 
     Loaded from the cache if its sha256 matches the stored checksum; otherwise trained (seed 0)
@@ -206,20 +240,20 @@ def load_classifier(dataset: str = "mnist", root=None) -> MNISTClassifier:
         return _CLASSIFIERS[key]
     path = folder / f"classifier_{dataset}_v{CLASSIFIER_VERSION}.pt"
     sums = path.with_name(path.name + ".sha256")
-    model = None
-    if path.exists() and sums.exists() and sums.read_text().split()[0] == _sha256(path):
-        try:
-            model = MNISTClassifier(dataset)
-            model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
-        except Exception:  # readable checksum but an unusable file: retrain
-            model = None
+    model = _read_cached(path, sums, dataset)
     if model is None:
-        model = train_classifier(dataset, root)
-        folder.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        torch.save(model.state_dict(), tmp)
-        tmp.replace(path)
-        sums.write_text(f"{_sha256(path)}  {path.name}\n")
+        # Train in a child process and read the result back from the cache, so the caller's
+        # process is left exactly as after a cache hit (same random stream, same allocations):
+        # a notebook then prints the same numbers on a fresh machine as on a warm one.
+        cmd = [sys.executable, "-m", "vae_teach.fid", "train-classifier", dataset, str(path)]
+        if root is not None:
+            cmd.append(str(root))
+        done = subprocess.run(cmd, capture_output=True, text=True)
+        if done.returncode != 0:
+            raise RuntimeError(f"training the {dataset} feature classifier failed:\n{done.stderr[-3000:]}")
+        model = _read_cached(path, sums, dataset)
+        if model is None:
+            raise RuntimeError(f"the classifier trained for {dataset} could not be read back from {path}")
     model.eval()
     for p in model.parameters():
         p.requires_grad_(False)
@@ -334,3 +368,9 @@ def fid(samples: torch.Tensor, reference: torch.Tensor | str | None = None, extr
         mu2, s2 = feature_statistics(extract_features(reference, extractor, dataset, root=root))
     mu1, s1 = feature_statistics(extract_features(samples, extractor, dataset, root=root))
     return frechet_distance(mu1, s1, mu2, s2)
+
+
+if __name__ == "__main__":  # python -m vae_teach.fid train-classifier DATASET PATH [ROOT]
+    if len(sys.argv) < 4 or sys.argv[1] != "train-classifier":
+        raise SystemExit("usage: python -m vae_teach.fid train-classifier DATASET PATH [ROOT]")
+    _train_and_cache(sys.argv[2], Path(sys.argv[3]), sys.argv[4] if len(sys.argv) > 4 else None)
