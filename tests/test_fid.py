@@ -78,6 +78,8 @@ def test_classifier_checkpoint_has_a_checksum_and_a_corrupt_file_is_retrained(tm
 
     monkeypatch.setenv(F.CACHE_ENV, str(tmp_path))
     monkeypatch.setattr(F, "train_classifier", fake_train)
+    # train in this process (the real code trains in a child process, where the fake is not seen)
+    monkeypatch.setattr(F, "_train_in_child", lambda dataset, path, root=None: F._train_and_cache(dataset, path, root))
     monkeypatch.setattr(F, "_CLASSIFIERS", {})
     F.load_classifier("mnist")
     ckpt = next(tmp_path.glob("classifier_mnist_*.pt"))

@@ -37,3 +37,16 @@ def test_no_skipped_cells_and_no_stored_errors(path):
             f"{path.name}: cell {i} is skipped by nbval, so it tests nothing"
         assert not any(o.get("output_type") == "error" for o in c.get("outputs", [])), \
             f"{path.name}: cell {i} stored an error"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_nbval_markers_are_exact_so_they_take_effect(path):
+    # nbval only honours a marker comment that is exactly "# NBVAL_IGNORE_OUTPUT" (etc.) on its line:
+    # "# NBVAL_IGNORE_OUTPUT (because ...)" is silently ignored. Put the reason on the next line.
+    for i, c in enumerate(_code_cells(path)):
+        for line in "".join(c["source"]).splitlines():
+            s = line.strip()
+            if s.startswith("#") and "NBVAL_" in s:
+                assert s.lstrip("#").strip() in ("NBVAL_IGNORE_OUTPUT", "NBVAL_CHECK_OUTPUT",
+                                                 "NBVAL_RAISES_EXCEPTION"), \
+                    f"{path.name}: cell {i} has a marker nbval will not see: {s!r}"

@@ -226,6 +226,16 @@ def _train_and_cache(dataset: str, path: Path, root=None) -> None:
     path.with_name(path.name + ".sha256").write_text(f"{_sha256(path)}  {path.name}\n")
 
 
+def _train_in_child(dataset: str, path: Path, root=None) -> None:
+    """Run :func:`_train_and_cache` in a fresh Python process (``python -m vae_teach.fid train-classifier``)."""
+    cmd = [sys.executable, "-m", "vae_teach.fid", "train-classifier", dataset, str(path)]
+    if root is not None:
+        cmd.append(str(root))
+    done = subprocess.run(cmd, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"training the {dataset} feature classifier failed:\n{done.stderr[-3000:]}")
+
+
 def _load_classifier(dataset: str = "mnist", root=None) -> MNISTClassifier:
     """The package's classifier for ``dataset`` ("mnist" or "fashion"), frozen, in eval mode.
 
@@ -245,12 +255,7 @@ def _load_classifier(dataset: str = "mnist", root=None) -> MNISTClassifier:
         # Train in a child process and read the result back from the cache, so the caller's
         # process is left exactly as after a cache hit (same random stream, same allocations):
         # a notebook then prints the same numbers on a fresh machine as on a warm one.
-        cmd = [sys.executable, "-m", "vae_teach.fid", "train-classifier", dataset, str(path)]
-        if root is not None:
-            cmd.append(str(root))
-        done = subprocess.run(cmd, capture_output=True, text=True)
-        if done.returncode != 0:
-            raise RuntimeError(f"training the {dataset} feature classifier failed:\n{done.stderr[-3000:]}")
+        _train_in_child(dataset, path, root)
         model = _read_cached(path, sums, dataset)
         if model is None:
             raise RuntimeError(f"the classifier trained for {dataset} could not be read back from {path}")
