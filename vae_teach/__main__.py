@@ -87,6 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     b.add_argument("--nll-only", action="store_true", help="run only the likelihood benchmark")
     b.add_argument("--nll-minutes", type=float, default=20.0)
     b.add_argument("--k", type=int, default=5000)
+    b.add_argument("--nll-test-images", type=int, default=None, help="evaluate on the first N test images (default: all)")
     b.add_argument("--out", default="BENCHMARKS.md")
     args = p.parse_args(argv)
     try:

@@ -137,7 +137,7 @@ def _speed_markdown(r: dict) -> list:
 def _run_nll(args) -> dict:
     from .likelihood_bench import run_nll_benchmark
 
-    nll = run_nll_benchmark(minutes=args.nll_minutes, k=args.k, root=args.data)
+    nll = run_nll_benchmark(minutes=args.nll_minutes, k=args.k, root=args.data, n_test=args.nll_test_images)
     nll["measured"] = date.today().isoformat()
     for k, v in nll.items():
         print(f"{k}: {v}")
