@@ -93,7 +93,7 @@ def _markdown(speed: dict | None, nll: dict | None) -> str:
         "# Benchmarks",
         "",
         f"Measured by `python -m vae_teach bench` (and `bench --nll`) on {platform.machine()}, "
-        f"{torch.get_num_threads()} torch threads, torch {torch.__version__}, CPU only, nothing else running.",
+        f"{torch.get_num_threads()} torch threads, torch {torch.__version__}, CPU only.",
         "",
     ]
     if speed:
