@@ -77,3 +77,21 @@ def test_reconstruction_refuses_bce_on_gaussian_decoder():
     with pytest.raises(ValueError, match="Bernoulli"):
         reconstruction(m, x, out.x_params, "bce")
     assert reconstruction(m, x, out.x_params, "auto").shape == ()
+
+
+def test_bce_matches_torch_values_and_gradients_including_extreme_logits():
+    torch.manual_seed(3)
+    logits = torch.cat([torch.randn(4, 1, 28, 28) * 5, torch.full((1, 1, 28, 28), 90.0),
+                        torch.full((1, 1, 28, 28), -90.0)]).requires_grad_()
+    x = torch.rand(6, 1, 28, 28)
+    x[4:] = torch.bernoulli(x[4:])
+    x.requires_grad_()
+    ours = bce(logits, x, reduction="none")
+    ref = F.binary_cross_entropy_with_logits(logits, x, reduction="none").sum(dim=(1, 2, 3))
+    assert torch.isfinite(ours).all()
+    torch.testing.assert_close(ours, ref, rtol=1e-6, atol=1e-4)
+    g = torch.randn(6)
+    ga = torch.autograd.grad((ours * g).sum(), (logits, x))
+    gb = torch.autograd.grad((ref * g).sum(), (logits, x))
+    for a, b in zip(ga, gb):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)

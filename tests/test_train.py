@@ -100,3 +100,42 @@ def test_cli_train_saves_checkpoint_and_pngs(tmp_path, capsys):
         assert (tmp_path / f).stat().st_size > 0
     model, hist, _ = load_checkpoint(tmp_path / "checkpoint.pt")
     assert model.config.latent_dim == 2 and hist.epochs == 1
+
+
+def test_make_adam_fuses_the_update_and_matches_default_adam():
+    from vae_teach.train import make_adam
+
+    torch.manual_seed(0)
+    a = build_model(latent_dim=2, hidden=(32,))
+    b = build_model(latent_dim=2, hidden=(32,))
+    b.load_state_dict(a.state_dict())
+    opt_a = make_adam(a.parameters(), lr=1e-2, weight_decay=1e-3)
+    opt_b = torch.optim.Adam(b.parameters(), lr=1e-2, weight_decay=1e-3, foreach=False)
+    assert opt_a.defaults["fused"] is True
+    x = _toy(64)
+    for _ in range(5):
+        for m, opt in ((a, opt_a), (b, opt_b)):
+            opt.zero_grad()
+            m(x).x_params.pow(2).mean().backward()
+            opt.step()
+    for pa, pb in zip(a.parameters(), b.parameters()):
+        torch.testing.assert_close(pa, pb, rtol=1e-5, atol=1e-6)
+
+
+def test_callback_returning_true_stops_training_after_that_epoch():
+    x = _toy()
+    seen = []
+
+    def stop_at_two(epoch, model, hist):
+        seen.append(epoch)
+        return epoch == 2
+
+    h = fit(build_model(latent_dim=2, hidden=(32,)), x[:384], x[384:], epochs=5, batch_size=64, callback=stop_at_two)
+    assert seen == [1, 2] and h.epochs == 2 and len(h.test_loss) == 2
+
+
+def test_bench_time_to_target_is_cumulative_seconds_at_first_epoch_at_or_below_target():
+    from vae_teach.bench import _time_to
+
+    assert _time_to(105.6, [2.0, 3.0, 4.0], [110.0, 105.6, 104.0]) == 5.0
+    assert _time_to(105.6, [2.0, 3.0], [110.0, 105.61]) is None

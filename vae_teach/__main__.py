@@ -82,6 +82,7 @@ def main(argv: list[str] | None = None) -> int:
     b = sub.add_parser("bench", help="benchmark the training engine against a DataLoader loop")
     b.add_argument("--epochs", type=int, default=10)
     b.add_argument("--target", type=float, default=105.6)
+    b.add_argument("--rounds", type=int, default=2, help="alternate reference and fit this many times")
     b.add_argument("--data", default=None)
     b.add_argument("--nll", action="store_true", help="also train on binarized MNIST and report IWAE-5000 NLL")
     b.add_argument("--nll-only", action="store_true", help="run only the likelihood benchmark")
