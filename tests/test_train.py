@@ -113,8 +113,9 @@ def test_make_adam_fuses_the_update_and_matches_default_adam():
     opt_b = torch.optim.Adam(b.parameters(), lr=1e-2, weight_decay=1e-3, foreach=False)
     assert opt_a.defaults["fused"] is True
     x = _toy(64)
-    for _ in range(5):
+    for step in range(5):
         for m, opt in ((a, opt_a), (b, opt_b)):
+            torch.manual_seed(step)  # the same z draws for both models
             opt.zero_grad()
             m(x).x_params.pow(2).mean().backward()
             opt.step()
