@@ -26,6 +26,14 @@ from .models import build_model
 from .train import fit
 
 
+def _reference_loss(model, x: torch.Tensor) -> torch.Tensor:
+    """pytorch/examples vae/main.py's loss_function: BCE summed over pixels and images, plus the KL."""
+    out = model(x)
+    bce = F.binary_cross_entropy(torch.sigmoid(out.x_params), x, reduction="sum")
+    kld = -0.5 * torch.sum(1 + out.logvar - out.mu.pow(2) - out.logvar.exp())
+    return bce + kld
+
+
 def _reference_loop(root: Path, epochs: int, seed: int) -> tuple[list[float], list[float]]:
     """The DataLoader path, as in pytorch/examples vae/main.py (same model architecture)."""
     from torch.utils.data import DataLoader
@@ -39,26 +47,20 @@ def _reference_loop(root: Path, epochs: int, seed: int) -> tuple[list[float], li
     model = build_model(latent_dim=20)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
 
-    def loss_fn(x):
-        out = model(x)
-        bce = F.binary_cross_entropy(torch.sigmoid(out.x_params), x, reduction="sum")
-        kld = -0.5 * torch.sum(1 + out.logvar - out.mu.pow(2) - out.logvar.exp())
-        return bce + kld
-
     seconds, test_losses = [], []
     for _ in range(epochs):
         t0 = time.perf_counter()
         model.train()
         for x, _ in train:
             opt.zero_grad()
-            loss = loss_fn(x)
+            loss = _reference_loss(model, x)
             loss.backward()
             opt.step()
         model.eval()
         total = 0.0
         with torch.no_grad():
             for x, _ in test:
-                total += loss_fn(x).item()
+                total += _reference_loss(model, x).item()
         seconds.append(time.perf_counter() - t0)
         test_losses.append(total / len(test.dataset))
         print(f"  DataLoader path: epoch {len(seconds):2d}  test {test_losses[-1]:.2f}  {seconds[-1]:.1f} s", flush=True)
@@ -84,9 +86,7 @@ def _compute_only_epoch(x: torch.Tensor, seed: int) -> float:
     t0 = time.perf_counter()
     for xb in chunks:
         opt.zero_grad()
-        out = model(xb)
-        loss = (F.binary_cross_entropy(torch.sigmoid(out.x_params), xb, reduction="sum")
-                - 0.5 * torch.sum(1 + out.logvar - out.mu.pow(2) - out.logvar.exp()))
+        loss = _reference_loss(model, xb)
         loss.backward()
         opt.step()
     return time.perf_counter() - t0
