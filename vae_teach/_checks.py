@@ -28,5 +28,5 @@ def batched(name: str, t: torch.Tensor, min_dim: int = 2) -> None:
 def in_unit_interval(name: str, t: torch.Tensor) -> None:
     if t.numel() and (float(t.detach().min()) < 0.0 or float(t.detach().max()) > 1.0):
         raise ValueError(f"{name} must lie in [0, 1] for a Bernoulli likelihood / BCE, got range "
-                         f"[{float(t.min()):.3g}, {float(t.max()):.3g}]; scale images to [0, 1] "
+                         f"[{float(t.detach().min()):.3g}, {float(t.detach().max()):.3g}]; scale images to [0, 1] "
                          "(e.g. pixel / 255) or use MSE")

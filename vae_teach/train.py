@@ -151,7 +151,7 @@ def fit(model, train_images: torch.Tensor, test_images: torch.Tensor | None = No
                         for p, s in zip(params, snapshot):
                             p.copy_(s)
                 raise TrainingDiverged(
-                    f"training diverged: the loss became {float(t.loss)} at epoch {epoch}, step {step} "
+                    f"training diverged: the loss became {float(t.loss.detach())} at epoch {epoch}, step {step} "
                     f"(of {n_steps}); lr={lr:g} is probably too high: try lr={lr / 10:g}. The model was "
                     f"restored to its last finite step and the history of the {hist.epochs} completed "
                     "epoch(s) is kept on this exception (err.history).", epoch, step, hist)
