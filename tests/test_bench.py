@@ -1,5 +1,5 @@
 """BENCHMARKS.md's verdicts come from the measured numbers (no hand-written claims)."""
-from vae_teach.bench import _markdown, _speed_markdown
+from vae_teach.tools.bench import _markdown, _speed_markdown
 
 
 def _speed(ref_s, ours_s, ours_last):

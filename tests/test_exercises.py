@@ -1,4 +1,4 @@
-"""exercises/ is generated from solutions/ (python -m vae_teach.nbtools exercises): it must be in
+"""exercises/ is generated from solutions/ (python -m vae_teach.tools.nbtools exercises): it must be in
 sync, stubbed where the solutions are, and stop at its first stub with NotImplementedError."""
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from vae_teach import nbtools
+from vae_teach.tools import nbtools
 
 ROOT = Path(__file__).resolve().parent.parent
 SOLUTIONS = sorted((ROOT / "solutions").glob("*.ipynb"))
@@ -21,14 +21,14 @@ def test_there_is_an_exercise_set_per_chapter():
 
 
 def test_exercises_are_in_sync_with_solutions(tmp_path):
-    """Fails when a solution changed without `python -m vae_teach.nbtools exercises`."""
+    """Fails when a solution changed without `python -m vae_teach.tools.nbtools exercises`."""
     nbtools.make_exercises(ROOT / "solutions", tmp_path)
     fresh = sorted(p.name for p in tmp_path.glob("*.ipynb"))
     stored = sorted(p.name for p in EXERCISES.glob("*.ipynb"))
     assert stored == fresh, "exercises/ and solutions/ list different notebooks: regenerate"
     stale = [n for n in fresh if not filecmp.cmp(tmp_path / n, EXERCISES / n, shallow=False)]
     assert not stale, (f"exercises out of date with solutions: {stale}; run "
-                       "`python -m vae_teach.nbtools exercises`")
+                       "`python -m vae_teach.tools.nbtools exercises`")
 
 
 def test_sync_check_notices_a_changed_solution(tmp_path):

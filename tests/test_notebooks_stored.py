@@ -25,7 +25,7 @@ def test_there_are_notebooks():
 def test_every_code_cell_has_a_stored_execution_in_order(path):
     counts = [c.get("execution_count") for c in _code_cells(path)]
     missing = [i for i, n in enumerate(counts) if n is None]
-    assert not missing, f"{path.name}: code cells {missing} were never executed; run python -m vae_teach.nbtools execute"
+    assert not missing, f"{path.name}: code cells {missing} were never executed; run python -m vae_teach.tools.nbtools execute"
     assert counts == list(range(1, len(counts) + 1)), f"{path.name}: cells were not run top to bottom once: {counts}"
 
 

@@ -136,7 +136,7 @@ def test_callback_returning_true_stops_training_after_that_epoch():
 
 
 def test_bench_time_to_target_is_cumulative_seconds_at_first_epoch_at_or_below_target():
-    from vae_teach.bench import _time_to
+    from vae_teach.tools.bench import _time_to
 
     assert _time_to(105.6, [2.0, 3.0, 4.0], [110.0, 105.6, 104.0]) == 5.0
     assert _time_to(105.6, [2.0, 3.0], [110.0, 105.61]) is None

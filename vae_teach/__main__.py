@@ -6,7 +6,7 @@
 ``train`` prints the test negative ELBO per epoch (continuous MNIST, nats per image: BCE summed
 over pixels + KL, mean over test images), saves a checkpoint and PNGs of samples and reconstructions.
 ``bench`` times the training engine against the usual torchvision DataLoader path and writes
-BENCHMARKS.md (see ``vae_teach.bench``).
+BENCHMARKS.md (see ``vae_teach.tools.bench``).
 """
 from __future__ import annotations
 
@@ -59,7 +59,7 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _bench(args: argparse.Namespace) -> int:
-    from .bench import main as bench_main
+    from .tools.bench import main as bench_main
 
     return bench_main(args)
 

@@ -17,7 +17,7 @@ import math
 
 import torch
 
-from ._checks import as_tensor, batched
+from .validate import as_tensor, batched
 
 
 def kl_diag_gaussians(mu: torch.Tensor, logvar: torch.Tensor,

@@ -20,7 +20,7 @@ from typing import Callable, NamedTuple, Union
 import torch
 import torch.nn.functional as F
 
-from ._checks import in_unit_interval, same_shape, batched
+from .validate import in_unit_interval, same_shape, batched
 from .kl import kl_diag_gaussians
 
 Recon = Union[str, Callable]

@@ -1,7 +1,7 @@
 """Maintainer tools for the notebooks: execute them in place so stored outputs are a full run.
 
-    python -m vae_teach.nbtools execute book/05_vae_mnist.ipynb [more.ipynb ...]
-    python -m vae_teach.nbtools exercises [--out DIR]
+    python -m vae_teach.tools.nbtools execute book/05_vae_mnist.ipynb [more.ipynb ...]
+    python -m vae_teach.tools.nbtools exercises [--out DIR]
 
 ``exercises`` regenerates ``exercises/`` from ``solutions/`` (see :func:`make_exercises`).
 
@@ -17,7 +17,7 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_environment() -> None:

@@ -17,11 +17,11 @@ import time
 
 import torch
 
-from .data import batches, binarize_static, load_mnist
-from .evaluate import iwae_nll, negative_elbo
-from .models import build_model, count_parameters
-from .losses import loss_terms
-from .train import save_checkpoint
+from ..data import batches, binarize_static, load_mnist
+from ..evaluate import iwae_nll, negative_elbo
+from ..models import build_model, count_parameters
+from ..losses import loss_terms
+from ..train import save_checkpoint
 
 DEFAULT_ARCH = dict(arch="mlp", hidden=(512, 512), latent_dim=50, decoder="bernoulli")
 

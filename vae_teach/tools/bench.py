@@ -21,9 +21,9 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from .data import data_root, load_mnist
-from .models import build_model
-from .train import fit
+from ..data import data_root, load_mnist
+from ..models import build_model
+from ..train import fit
 
 
 def _reference_loss(model, x: torch.Tensor) -> torch.Tensor:
