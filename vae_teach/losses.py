@@ -150,12 +150,25 @@ def negative_elbo(x: torch.Tensor, recon_per_image: torch.Tensor, mu: torch.Tens
     return LossTerms(loss.mean(), recon_per_image.mean(), kl.mean())
 
 
+def _float32(t):
+    """t (a tensor, a tuple of them, or None) in float32 when it came out of a bf16 / fp16 forward pass."""
+    if isinstance(t, tuple):
+        return tuple(_float32(u) for u in t)
+    return t.float() if torch.is_tensor(t) and t.dtype in (torch.bfloat16, torch.float16) else t
+
+
 def loss_terms(model, x: torch.Tensor, *, recon: Recon = "auto", beta: float = 1.0,
                prior_mu: float | torch.Tensor = 0.0, prior_logvar: float | torch.Tensor = 0.0,
                reduction: str = "mean") -> LossTerms:
     """Run ``model`` on ``x`` and return its training objective: the negative ELBO for a VAE
-    (recon + beta * KL), the reconstruction term alone for an autoencoder (kl = 0)."""
+    (recon + beta * KL), the reconstruction term alone for an autoencoder (kl = 0).
+
+    Under mixed precision (``torch.autocast``) the network runs in bf16, but the likelihood and KL
+    are computed in float32: bf16 keeps 8 bits of mantissa, and a sum over 784 pixels of terms
+    rounded that coarsely would be off by whole nats (chapter 5).
+    """
     out = model(x)
+    out = type(out)(*(_float32(t) for t in out))
     rec = reconstruction(model, x, out.x_params, recon, reduction="none")
     if out.mu is None:
         zero = torch.zeros_like(rec)

@@ -23,6 +23,7 @@ from . import data as _data
 from ._progress import progress
 from .losses import Recon, loss_terms
 from .models import ModelConfig, build_model
+from .precision import autocast, model_device, resolve_precision
 
 CHECKPOINT_VERSION = 1
 
@@ -46,6 +47,7 @@ class History:
     test_recon: list = field(default_factory=list)
     test_kl: list = field(default_factory=list)
     seconds: list = field(default_factory=list)
+    precision: str = "fp32"  # of the latest fit call: "fp32" or "bf16" (autocast forward pass)
 
     @property
     def epochs(self) -> int:
@@ -76,20 +78,24 @@ def _check_images(name: str, x) -> None:
 def evaluate_terms(model, images: torch.Tensor, *, recon: Recon = "auto", beta: float = 1.0,
                    prior_mu: float = 0.0, prior_logvar: float = 0.0, batch_size: int = 1000,
                    seed: int = 0) -> tuple[float, float, float]:
-    """(loss, recon, kl) in nats per image over ``images``, one posterior sample per image, eval mode."""
+    """(loss, recon, kl) in nats per image over ``images``, one posterior sample per image, eval mode.
+
+    Always float32 (no autocast), on the model's device: batches are moved there one at a time.
+    """
     was = model.training
     model.eval()
-    g_state = torch.random.get_rng_state()
-    torch.manual_seed(seed)  # the one z-sample per image is the same every call
-    totals = torch.zeros(3, dtype=torch.float64)
-    for xb in _data.batches(images, batch_size, shuffle=False):
-        t = loss_terms(model, xb, recon=recon, beta=beta, prior_mu=prior_mu, prior_logvar=prior_logvar,
-                       reduction="none")
-        totals += torch.stack([t.loss.sum(), t.recon.sum(), t.kl.sum()]).double()
-    torch.random.set_rng_state(g_state)
+    dev = model_device(model)
+    totals = torch.zeros(3, dtype=torch.float64, device=dev)
+    # The one z-sample per image is the same every call; the caller's random stream is left as it was.
+    with torch.random.fork_rng(devices=[dev] if dev.type == "cuda" else []):
+        torch.manual_seed(seed)
+        for xb in _data.batches(images, batch_size, shuffle=False):
+            t = loss_terms(model, xb.to(dev), recon=recon, beta=beta, prior_mu=prior_mu,
+                           prior_logvar=prior_logvar, reduction="none")
+            totals += torch.stack([t.loss.sum(), t.recon.sum(), t.kl.sum()]).double()
     model.train(was)
     n = images.shape[0]
-    return tuple(float(v) / n for v in totals)
+    return tuple(float(v) / n for v in totals.cpu())
 
 
 def make_adam(params, lr: float = 1e-3, weight_decay: float = 0.0) -> torch.optim.Adam:
@@ -108,7 +114,8 @@ def fit(model, train_images: torch.Tensor, test_images: torch.Tensor | None = No
         epochs: int = 10, batch_size: int = 128, lr: float = 1e-3, weight_decay: float = 0.0,
         seed: int = 0, recon: Recon = "auto", beta: float = 1.0, prior_mu: float = 0.0,
         prior_logvar: float = 0.0, binarize: str | None = None, history: History | None = None,
-        callback=None, desc: str = "") -> History:
+        callback=None, desc: str = "", precision: str = "fp32", device: str | torch.device | None = None
+        ) -> History:
     """Train ``model`` with Adam and return its :class:`History`.
 
     recon / beta / prior_*: the objective (see :func:`vae_teach.losses.loss_terms`).
@@ -116,6 +123,12 @@ def fit(model, train_images: torch.Tensor, test_images: torch.Tensor | None = No
     Evaluates on ``test_images`` after every epoch. ``callback(epoch, model, history)`` runs after each;
     if it returns True, training stops there (e.g. once a target test loss is reached).
     Pass a previous ``history`` to continue training (its lists are extended).
+
+    precision: "fp32" (the default: the book's numbers, identical on every machine), "bf16"
+    (autocast forward pass, fp32 weights, optimizer state and loss; see :mod:`vae_teach.precision`)
+    or "auto" (bf16 where the hardware multiplies bf16 natively, else fp32); ``history.precision``
+    says which ran. Training runs on the model's device (move it with ``model.to(...)``); the data
+    are moved there once. ``device``, if given, must be that device.
     """
     _check_images("train_images", train_images)
     if test_images is not None:
@@ -124,11 +137,20 @@ def fit(model, train_images: torch.Tensor, test_images: torch.Tensor | None = No
         raise ValueError(f"need epochs >= 0, batch_size >= 1 and lr > 0; got {epochs}, {batch_size}, {lr}")
     if binarize not in (None, "dynamic"):
         raise ValueError(f"binarize must be None or 'dynamic', got {binarize!r}")
+    dev = model_device(model)
+    if device is not None and torch.device(device) != dev and not (
+            torch.device(device).type == dev.type == "cuda" and torch.device(device).index is None):
+        raise ValueError(f"device={str(device)!r} but the model's parameters are on {dev}; move the model "
+                         f"first (model.to({str(device)!r})) or leave device=None to train where the model is")
+    prec = resolve_precision(precision, dev)
+    train_images = train_images.to(dev)
     torch.manual_seed(seed)
-    g = torch.Generator().manual_seed(seed)
+    g = torch.Generator().manual_seed(seed)  # the batch order: the same on every device
+    g_dev = g if dev.type == "cpu" else torch.Generator(device=dev).manual_seed(seed)
     params = [p for p in model.parameters()]
     opt = make_adam(params, lr=lr, weight_decay=weight_decay)
     hist = history if history is not None else History()
+    hist.precision = prec
     objective = dict(recon=recon, beta=beta, prior_mu=prior_mu, prior_logvar=prior_logvar)
     n_steps = math.ceil(train_images.shape[0] / batch_size)
     start_epoch = hist.epochs
@@ -138,13 +160,14 @@ def fit(model, train_images: torch.Tensor, test_images: torch.Tensor | None = No
                           leave=False):
         t0 = time.perf_counter()
         model.train()
-        sums = torch.zeros(3, dtype=torch.float64)
+        sums = torch.zeros(3, dtype=torch.float64, device=dev)
         seen = 0
         for step, xb in enumerate(progress(_data.batches(train_images, batch_size, generator=g),
                                            total=n_steps, desc=f"epoch {epoch}"), start=1):
             if binarize == "dynamic":
-                xb = torch.bernoulli(xb, generator=g)
-            t = loss_terms(model, xb, **objective)
+                xb = torch.bernoulli(xb, generator=g_dev)
+            with autocast(prec, dev):
+                t = loss_terms(model, xb, **objective)
             if not torch.isfinite(t.loss):
                 if have_snapshot:
                     with torch.no_grad():
@@ -165,7 +188,7 @@ def fit(model, train_images: torch.Tensor, test_images: torch.Tensor | None = No
             opt.step()
             sums += torch.stack([t.loss.detach(), t.recon.detach(), t.kl.detach()]).double() * xb.shape[0]
             seen += xb.shape[0]
-        tr = (sums / seen).tolist()
+        tr = (sums / seen).cpu().tolist()
         hist.train_loss.append(tr[0]); hist.train_recon.append(tr[1]); hist.train_kl.append(tr[2])
         if test_images is not None:
             te_x = test_images
