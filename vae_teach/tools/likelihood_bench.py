@@ -21,7 +21,8 @@ from ..data import batches, binarize_static, load_mnist
 from ..evaluate import iwae_nll, negative_elbo
 from ..models import build_model, count_parameters
 from ..losses import loss_terms
-from ..train import save_checkpoint
+from ..precision import autocast, resolve_precision
+from ..train import make_adam, save_checkpoint
 
 DEFAULT_ARCH = dict(arch="mlp", hidden=(512, 512), latent_dim=50, decoder="bernoulli")
 
@@ -29,7 +30,7 @@ DEFAULT_ARCH = dict(arch="mlp", hidden=(512, 512), latent_dim=50, decoder="berno
 def run_nll_benchmark(minutes: float = 20.0, k: int = 5000, root=None, *, seed: int = 0,
                       batch_size: int = 128, lr: float = 1e-3, n_test: int | None = None,
                       model_kwargs: dict | None = None, verbose: bool = True,
-                      checkpoint: str = "runs/nll_bench/checkpoint.pt") -> dict:
+                      checkpoint: str = "runs/nll_bench/checkpoint.pt", precision: str = "auto") -> dict:
     """Train for at most ``minutes`` (whole epochs, stopping before the budget would be exceeded),
     then evaluate the IWAE_k NLL on the statically binarized test set.
 
@@ -48,7 +49,8 @@ def run_nll_benchmark(minutes: float = 20.0, k: int = 5000, root=None, *, seed: 
     torch.manual_seed(seed)
     model = build_model(**cfg)
     budget = minutes * 60.0
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    prec = resolve_precision(precision)
+    opt = make_adam(model.parameters(), lr=lr)
     g = torch.Generator().manual_seed(seed)
     t0 = time.perf_counter()
     epochs, epoch_s, train_loss = 0, 0.0, float("nan")
@@ -62,7 +64,8 @@ def run_nll_benchmark(minutes: float = 20.0, k: int = 5000, root=None, *, seed: 
             for group in opt.param_groups:
                 group["lr"] = lr / 20 + (lr - lr / 20) * 0.5 * (1 + math.cos(math.pi * frac))
             xb = torch.bernoulli(xb, generator=g)          # dynamic binarization
-            loss = loss_terms(model, xb).loss
+            with autocast(prec):                           # bf16 forward where native; fp32 loss
+                loss = loss_terms(model, xb).loss
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -82,7 +85,8 @@ def run_nll_benchmark(minutes: float = 20.0, k: int = 5000, root=None, *, seed: 
     nll = iwae_nll(model, xt_bin, k=k, batch_size=10, seed=0)
     eval_min = (time.perf_counter() - e0) / 60
     arch = f"MLP 784-{'-'.join(map(str, cfg['hidden']))}-{cfg['latent_dim']}, Bernoulli decoder"
-    return {"model": arch, "parameters": count_parameters(model), "train minutes": round(train_min, 2),
+    return {"model": arch, "parameters": count_parameters(model), "training precision": prec,
+            "train minutes": round(train_min, 2),
             "epochs": epochs, "final train negative ELBO (nats/image)": round(train_loss, 2),
             "test negative ELBO (nats/image)": round(elbo, 2),
             f"IWAE NLL, k={k} (nats/image)": round(nll, 2), "k": k, "test images": int(xt.shape[0]),
