@@ -23,8 +23,8 @@ from .validate import as_tensor, batched, float_tensor
 def _prior(name: str, value, mu: torch.Tensor) -> torch.Tensor:
     """A prior parameter as a tensor like ``mu``: a number, ``[D]``, ``[1, D]`` or ``[N, D]``.
 
-    Any other shape is refused instead of broadcast: a per-sample prior ``[N]`` would otherwise
-    line up with the latent dimensions (when N = D) or spread into a 3-d tensor, and give a wrong KL.
+    Any other shape is refused instead of broadcast: a per-sample prior ``[N, 1]`` or ``[D, 1]``, or
+    a 3-d one, would otherwise spread along the wrong axis and give a wrong KL without an error.
     """
     t = as_tensor(name, value)
     float_tensor(name, t)
@@ -32,8 +32,8 @@ def _prior(name: str, value, mu: torch.Tensor) -> torch.Tensor:
     ok = t.dim() == 0 or tuple(t.shape) in ((d,), (1, d), (n, d)) or (t.dim() == 1 and t.numel() == 1)
     if not ok or (mu.dim() != 2 and t.dim() > 1 and tuple(t.shape) != tuple(mu.shape)):
         raise ValueError(f"{name} must be a number, shape [D] = [{d}] (one value per latent dimension) or "
-                         f"[N, D] = [{n}, {d}] (one prior per sample), got shape {tuple(t.shape)}; for a "
-                         f"per-sample scalar prior of shape [N], use {name}.unsqueeze(1).expand(-1, {d})")
+                         f"[N, D] = [{n}, {d}] (one prior per sample), got shape {tuple(t.shape)}; for one prior value per "
+                         f"sample, expand it to [N, D] first, e.g. {name}.reshape(-1, 1).expand(-1, {d})")
     return t.to(mu)
 
 

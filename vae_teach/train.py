@@ -114,6 +114,8 @@ def evaluate_terms(model, images: torch.Tensor, *, recon: Recon = "auto", beta: 
                    prior_mu: float = 0.0, prior_logvar: float = 0.0, batch_size: int = 1000,
                    seed: int = 0) -> tuple[float, float, float]:
     """(loss, recon, kl) in nats per image over ``images``, one posterior sample per image, eval mode."""
+    _check_images("images", images)
+    batch_size = integer("batch_size", batch_size, minimum=1)
     was = model.training
     model.eval()
     g_state = torch.random.get_rng_state()
@@ -278,10 +280,10 @@ def _plain(value, where: str):
     Done before writing, so a checkpoint that saves is one that loads: numpy scalars become Python
     numbers, numpy arrays become tensors; anything else unknown is refused, naming its key.
     """
+    if isinstance(value, np.generic):  # first: np.float64 is also a float, but not loadable
+        return value.item()
     if value is None or isinstance(value, (bool, int, float, str)):
         return value
-    if isinstance(value, np.generic):
-        return value.item()
     if isinstance(value, np.ndarray):
         return torch.from_numpy(np.array(value))
     if torch.is_tensor(value):
