@@ -61,15 +61,15 @@ def _train(args: argparse.Namespace) -> int:
     return 0
 
 
-def _at_least(minimum: int):
-    """An argparse type: an integer >= minimum, with the value in the error message."""
+def _at_least(minimum: int, why: str = ""):
+    """An argparse type: an integer >= minimum, with the value (and why) in the error message."""
     def parse(text: str) -> int:
         try:
             v = int(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
         if v < minimum:
-            raise argparse.ArgumentTypeError(f"must be >= {minimum}, got {v}")
+            raise argparse.ArgumentTypeError(f"must be >= {minimum}, got {v}{why}")
         return v
     return parse
 
@@ -111,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
     sub = p.add_subparsers(dest="cmd", required=True)
     t = sub.add_parser("train", help="train a VAE on MNIST")
     t.add_argument("--latent", type=_at_least(1), default=20)
-    t.add_argument("--epochs", type=_at_least(1), default=10)
+    t.add_argument("--epochs", type=_at_least(1, " (0 epochs would save an untrained model as checkpoint.pt)"), default=10)
     t.add_argument("--batch-size", type=_at_least(1), default=128)
     t.add_argument("--lr", type=_positive_float, default=1e-3)
     t.add_argument("--arch", choices=["mlp", "conv"], default="mlp")
@@ -119,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
     t.add_argument("--seed", type=int, default=1)
     t.add_argument("--data", default=None, help="data root (default: $VAE_TEACH_DATA, else ./data)")
     t.add_argument("--out", default="runs/vae")
-    t.add_argument("--limit", type=_at_least(0), default=0, help="use only the first N train and test images (quick tries)")
+    t.add_argument("--limit", type=_at_least(0, " (0 = all images; N > 0 = the first N)"), default=0, help="use only the first N train and test images (quick tries)")
     b = sub.add_parser("bench", help="benchmark the training engine against a DataLoader loop")
     b.add_argument("--epochs", type=_at_least(1), default=10)
     b.add_argument("--target", type=float, default=105.6)

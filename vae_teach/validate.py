@@ -73,6 +73,10 @@ def real_number(name: str, value, *, minimum: float | None = None, strict: bool 
 
 def integer(name: str, value, *, minimum: int | None = None) -> int:
     """A whole number (2.0 is fine, 2.5 and True are not), optionally ``>= minimum``."""
+    if (torch.is_tensor(value) or hasattr(value, "dtype")) and hasattr(value, "item"):
+        if (value.numel() if torch.is_tensor(value) else value.size) != 1:
+            raise TypeError(f"{name} must be an integer, got an array of shape {tuple(value.shape)}")
+        value = value.item()  # a one-element tensor / numpy scalar: judge the number inside
     if isinstance(value, bool) or not hasattr(value, "__index__") and not (
             isinstance(value, float) and value.is_integer()):
         raise TypeError(f"{name} must be an integer, got {type(value).__name__} {value!r}")
