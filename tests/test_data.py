@@ -29,8 +29,14 @@ def test_load_fashion_mnist_shapes():
 
 
 @needs_data
-def test_load_is_cached_in_memory():
-    assert load_mnist(train=False)[0] is load_mnist(train=False)[0]
+def test_load_is_cached_in_memory_and_returns_a_copy_an_edit_cannot_poison():
+    from vae_teach import data
+
+    a, _ = load_mnist(train=False)
+    assert any(k[0] == "mnist" and k[2] is False for k in data._CACHE)  # read from disk once
+    a -= 0.5  # a reader's in-place edit ...
+    b, _ = load_mnist(train=False)
+    assert b is not a and float(b.min()) == 0.0  # ... does not reach the next caller
 
 
 def test_missing_data_error_names_folder_variable_and_files(tmp_path, monkeypatch):

@@ -165,3 +165,42 @@ def test_inception_path_loads_a_local_weights_file_and_gives_2048_features(tmp_p
     assert torch.equal(loaded, state["Conv2d_1a_3x3.conv.weight"])  # the file's weights, not fresh ones
     feats = fid.extract_features(torch.rand(2, 1, 28, 28), net)
     assert feats.shape == (2, 2048) and torch.isfinite(feats).all()
+
+
+def _frechet_with_sqrtm(mu1, s1, mu2, s2):
+    """The textbook formula with scipy's general matrix square root (no deprecated ``disp``)."""
+    import scipy.linalg
+
+    covmean = np.real(scipy.linalg.sqrtm(s1 @ s2))
+    return float((mu1 - mu2) @ (mu1 - mu2) + np.trace(s1) + np.trace(s2) - 2 * np.trace(covmean))
+
+
+def test_frechet_distance_matches_sqrtm_on_random_covariances_without_scipy_disp():
+    import inspect
+
+    from vae_teach.fid import frechet_distance
+
+    assert "disp" not in inspect.getsource(frechet_distance)  # the argument SciPy is removing
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        f = int(rng.integers(2, 40))
+        n = int(rng.integers(f + 5, 5 * f + 10))
+        a = rng.normal(size=(n, f)) @ rng.normal(size=(f, f))
+        b = rng.normal(size=(n, f)) * rng.uniform(0.5, 2.0, size=f) + 0.3
+        args = (a.mean(0), np.cov(a, rowvar=False), b.mean(0), np.cov(b, rowvar=False))
+        assert frechet_distance(*args) == pytest.approx(_frechet_with_sqrtm(*args), rel=1e-6)
+
+
+def test_frechet_distance_is_finite_and_real_for_singular_covariances():
+    import warnings as _w
+
+    from vae_teach.fid import FewSamplesWarning, feature_statistics, frechet_distance
+
+    rng = np.random.default_rng(1)
+    with _w.catch_warnings():
+        _w.simplefilter("ignore", FewSamplesWarning)
+        s1 = feature_statistics(rng.normal(size=(5, 16)))      # rank 4 of 16
+        s2 = feature_statistics(rng.normal(size=(6, 16)) + 1)  # rank 5 of 16
+    d = frechet_distance(*s1, *s2)
+    assert np.isfinite(d) and d > 0
+    assert abs(frechet_distance(*s1, *s1)) < 1e-6 * np.trace(s1[1])  # identical sets: 0 up to round-off

@@ -49,7 +49,8 @@ def test_bce_rejects_targets_outside_unit_interval_and_shape_mismatch():
     with pytest.raises(ValueError, match="shape"):
         bce(logits[:, :, :27], x)
     with pytest.raises(ValueError, match="reduction"):
-        mse(x, x, reduction="sum")
+        mse(x, x, reduction="summ")
+    torch.testing.assert_close(mse(x * 0.5, x, reduction="sum"), mse(x * 0.5, x) * x.shape[0])
 
 
 def test_negative_elbo_weights_kl_by_beta():

@@ -5,6 +5,9 @@
 
 ``train`` prints the test negative ELBO per epoch (continuous MNIST, nats per image: BCE summed
 over pixels + KL, mean over test images), saves a checkpoint and PNGs of samples and reconstructions.
+Arguments are checked before any data is read or any training starts: ``--epochs`` >= 1 (so a rerun
+cannot replace a trained checkpoint with an untrained one), ``--limit`` >= 0 (0 = all images), ``--out``
+a writable folder. A usage error prints ``error: ...`` and exits with status 2.
 ``bench`` times the training engine against the usual torchvision DataLoader path and writes
 BENCHMARKS.md (see ``vae_teach.tools.bench``).
 """
@@ -29,7 +32,7 @@ def _train(args: argparse.Namespace) -> int:
 
     x, _ = load_mnist(True, args.data)
     xt, _ = load_mnist(False, args.data)
-    if args.limit:
+    if args.limit:  # 0 = all (validated >= 0 before we get here)
         x, xt = x[:args.limit], xt[:args.limit]
     model = build_model(arch=args.arch, latent_dim=args.latent, hidden=tuple(args.hidden))
     print(f"{args.arch.upper()} VAE, latent {args.latent}, {count_parameters(model):,} parameters; "
@@ -39,7 +42,7 @@ def _train(args: argparse.Namespace) -> int:
         print(f"epoch {epoch:3d}  train {hist.train_loss[-1]:8.2f}  test {hist.test_loss[-1]:8.2f}  "
               f"(recon {hist.test_recon[-1]:.2f}, KL {hist.test_kl[-1]:.2f})  {hist.seconds[-1]:.1f} s", flush=True)
 
-    out = Path(args.out)
+    out = Path(args.out)  # checked to be a writable folder before loading anything
     try:
         hist = fit(model, x, xt, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
                    seed=args.seed, callback=report)
@@ -58,6 +61,44 @@ def _train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _at_least(minimum: int, why: str = ""):
+    """An argparse type: an integer >= minimum, with the value (and why) in the error message."""
+    def parse(text: str) -> int:
+        try:
+            v = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+        if v < minimum:
+            raise argparse.ArgumentTypeError(f"must be >= {minimum}, got {v}{why}")
+        return v
+    return parse
+
+
+def _positive_float(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not (v > 0 and v < float("inf")):
+        raise argparse.ArgumentTypeError(f"must be a positive finite number, got {text}")
+    return v
+
+
+def _check_out_folder(parser: argparse.ArgumentParser, out: str) -> None:
+    """--out must be a folder we can write to; checked (and created) before any training."""
+    path = Path(out)
+    if path.exists() and not path.is_dir():
+        parser.error(f"argument --out: {out} is an existing file; --out names a folder for checkpoint.pt "
+                     "and the PNGs: pick a folder name (e.g. runs/vae)")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        import tempfile
+        with tempfile.TemporaryFile(dir=path):
+            pass
+    except OSError as e:
+        parser.error(f"argument --out: cannot write to {out} ({e.strerror or e}); pick a writable folder")
+
+
 def _bench(args: argparse.Namespace) -> int:
     from .tools.bench import main as bench_main
 
@@ -69,33 +110,43 @@ def main(argv: list[str] | None = None) -> int:
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="cmd", required=True)
     t = sub.add_parser("train", help="train a VAE on MNIST")
-    t.add_argument("--latent", type=int, default=20)
-    t.add_argument("--epochs", type=int, default=10)
-    t.add_argument("--batch-size", type=int, default=128)
-    t.add_argument("--lr", type=float, default=1e-3)
+    t.add_argument("--latent", type=_at_least(1), default=20)
+    t.add_argument("--epochs", type=_at_least(1, " (0 epochs would save an untrained model as checkpoint.pt)"), default=10)
+    t.add_argument("--batch-size", type=_at_least(1), default=128)
+    t.add_argument("--lr", type=_positive_float, default=1e-3)
     t.add_argument("--arch", choices=["mlp", "conv"], default="mlp")
-    t.add_argument("--hidden", type=int, nargs="+", default=[400])
+    t.add_argument("--hidden", type=_at_least(1), nargs="+", default=[400])
     t.add_argument("--seed", type=int, default=1)
     t.add_argument("--data", default=None, help="data root (default: $VAE_TEACH_DATA, else ./data)")
     t.add_argument("--out", default="runs/vae")
-    t.add_argument("--limit", type=int, default=0, help="use only the first N train and test images (quick tries)")
+    t.add_argument("--limit", type=_at_least(0, " (0 = all images; N > 0 = the first N)"), default=0, help="use only the first N train and test images (quick tries)")
     b = sub.add_parser("bench", help="benchmark the training engine against a DataLoader loop")
-    b.add_argument("--epochs", type=int, default=10)
+    b.add_argument("--epochs", type=_at_least(1), default=10)
     b.add_argument("--target", type=float, default=105.6)
-    b.add_argument("--rounds", type=int, default=2, help="alternate reference and fit this many times")
+    b.add_argument("--rounds", type=_at_least(1), default=2, help="alternate reference and fit this many times")
     b.add_argument("--data", default=None)
     b.add_argument("--nll", action="store_true", help="also train on binarized MNIST and report IWAE-5000 NLL")
     b.add_argument("--nll-only", action="store_true", help="run only the likelihood benchmark")
-    b.add_argument("--nll-minutes", type=float, default=20.0)
-    b.add_argument("--k", type=int, default=5000)
-    b.add_argument("--nll-test-images", type=int, default=None, help="evaluate on the first N test images (default: all)")
+    b.add_argument("--nll-minutes", type=_positive_float, default=20.0)
+    b.add_argument("--k", type=_at_least(1), default=5000)
+    b.add_argument("--nll-test-images", type=_at_least(1), default=None, help="evaluate on the first N test images (default: all)")
     b.add_argument("--out", default="BENCHMARKS.md")
-    args = p.parse_args(argv)
+    try:
+        args = p.parse_args(argv)
+        if args.cmd == "train":
+            _check_out_folder(t, args.out)
+    except SystemExit as e:  # argparse printed "usage ... error: ..." (or --help); return its code
+        return e.code if isinstance(e.code, int) else 2
+    # Errors in what the user gave (a missing data folder, a bad value the package refuses) print
+    # one "error: ..." line and exit 2, not a traceback; a bug in the package still shows its traceback.
     try:
         return _train(args) if args.cmd == "train" else _bench(args)
-    except FileNotFoundError as e:
+    except (OSError, ValueError, TypeError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("error: interrupted (Ctrl-C)", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

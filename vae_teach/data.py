@@ -40,7 +40,12 @@ def data_root(root: str | os.PathLike | None = None) -> Path:
 
 def _read_idx(path: Path, expected_dims: int) -> np.ndarray:
     """Read an IDX file (the MNIST container format): magic, dims, big-endian sizes, uint8 data."""
-    raw = path.read_bytes()
+    try:
+        raw = path.read_bytes()
+    except OSError as e:  # a directory, no permission, an unreadable disk: still "the data is not usable"
+        raise DataNotFoundError(f"cannot read the data file {path} ({type(e).__name__}: {e.strerror or e}); "
+                                "it must be a readable IDX file: check the path and its permissions, "
+                                "or delete it and download the data again.") from None
     if len(raw) < 8 or raw[0] != 0 or raw[1] != 0 or raw[2] != 0x08 or raw[3] != expected_dims:
         raise DataNotFoundError(f"{path} is not a valid IDX file (bad header); the file may be corrupt. "
                                 "Delete it and download the data again.")
@@ -67,7 +72,7 @@ def _load(name: str, train: bool, root: str | os.PathLike | None, download: bool
     img_name, lab_name = _FILES[train]
     key = (name, str(base.resolve()), train)
     if key in _CACHE:
-        return _CACHE[key]
+        return _copies(_CACHE[key])
     paths = [folder / img_name, folder / lab_name]
     if not all(p.exists() for p in paths):
         if download:
@@ -87,15 +92,23 @@ def _load(name: str, train: bool, root: str | os.PathLike | None, download: bool
     x = torch.from_numpy(images.astype(np.float32) / 255.0).unsqueeze(1)
     y = torch.from_numpy(labels.astype(np.int64))
     _CACHE[key] = (x, y)
-    return x, y
+    return _copies((x, y))
+
+
+def _copies(pair: tuple[torch.Tensor, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Fresh copies of the cached tensors, so an in-place edit (``x -= 0.5``) cannot change later calls.
+
+    Reading the files is the slow part; copying 60,000 images from memory costs tens of milliseconds.
+    """
+    return pair[0].clone(), pair[1].clone()
 
 
 def load_mnist(train: bool = True, root: str | os.PathLike | None = None,
                download: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
     """MNIST as ``(images, labels)``: float32 ``[N, 1, 28, 28]`` in [0, 1] and int64 ``[N]``.
 
-    Continuous MNIST (pixel / 255). Loaded once per process and cached in memory; treat the
-    returned tensors as read-only. ``download=True`` lets torchvision fetch the files when online.
+    Continuous MNIST (pixel / 255). Read from disk once per process and cached in memory; each call
+    returns a fresh copy, so editing the result in place does not change later calls. ``download=True`` lets torchvision fetch the files when online.
     """
     return _load("mnist", train, root, download)
 

@@ -18,7 +18,8 @@ from . import data as _data
 from ._progress import progress
 from .kl import gaussian_log_density
 from .losses import reconstruction
-from .train import evaluate_terms
+from .train import _check_images, evaluate_terms
+from .validate import integer
 
 
 def negative_elbo(model, images: torch.Tensor, *, prior_mu: float = 0.0, prior_logvar: float = 0.0,
@@ -39,8 +40,9 @@ def iwae_log_likelihood(model, images: torch.Tensor, k: int = 100, *, prior_mu: 
     """
     if not hasattr(model, "to_mu"):
         raise TypeError("the IWAE bound needs a VAE (an encoder that outputs q(z|x)); got an autoencoder")
-    if k < 1:
-        raise ValueError(f"k must be >= 1, got {k}")
+    k = integer("k", k, minimum=1)
+    batch_size = integer("batch_size", batch_size, minimum=1)
+    _check_images("images", images)
     model.eval()
     g = torch.Generator().manual_seed(seed)
     out = []
@@ -80,6 +82,9 @@ def active_units(model, images: torch.Tensor, threshold: float = 0.01, batch_siz
 
     Burda et al. (2016)'s measure of posterior collapse. Returns ``(count, per-unit variances)``.
     """
+    _check_images("images", images)
+    if images.shape[0] < 2:
+        raise ValueError(f"active_units needs at least 2 images (a variance over images), got {images.shape[0]}")
     model.eval()
     mus = torch.cat([model.encode(xb)[0] for xb in _data.batches(images, batch_size, shuffle=False)])
     var = mus.var(dim=0)

@@ -31,11 +31,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from scipy import linalg
 from torch import nn
 
 from . import data as _data
 from ._progress import progress
+from .validate import atomic_write
 
 CACHE_ENV = "VAE_TEACH_CACHE"
 INCEPTION_FILE = "pt_inception-2015-12-05-6726825d.pth"
@@ -53,48 +53,77 @@ _REF_STATS: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
 # --------------------------------------------------------------------------------------------
 # The Frechet distance
 # --------------------------------------------------------------------------------------------
-def frechet_distance(mu1, sigma1, mu2, sigma2, eps: float = 1e-6) -> float:
+def _psd_sqrt(name: str, sigma: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Eigen-decomposition of a symmetric PSD matrix: (clamped eigenvalues, eigenvectors).
+
+    Round-off leaves tiny negative eigenvalues on singular covariances (dead units, n < F); they
+    are clamped to 0. A clearly negative one means the matrix is not a covariance: refused.
+    """
+    if not np.isfinite(sigma).all():
+        raise ValueError(f"{name} contains NaN or inf; compute it from finite features")
+    if not np.allclose(sigma, sigma.T, rtol=1e-5, atol=1e-8 * max(1.0, float(np.abs(sigma).max()))):
+        raise ValueError(f"{name} is not symmetric, so it is not a covariance matrix; use np.cov(features, rowvar=False)")
+    w, v = np.linalg.eigh((sigma + sigma.T) / 2)
+    tol = 1e-8 * max(1.0, float(np.abs(w).max()))
+    if w.min() < -tol:
+        raise ValueError(f"{name} has a negative eigenvalue ({w.min():.3g}), so it is not a covariance matrix")
+    return np.clip(w, 0.0, None), v
+
+
+def frechet_distance(mu1, sigma1, mu2, sigma2, eps: float = 0.0) -> float:
     """d^2 = ||mu1 - mu2||^2 + Tr(sigma1) + Tr(sigma2) - 2 Tr( (sigma1 sigma2)^(1/2) )  (chapter 10).
 
     ``mu*``: mean feature vectors ``[F]``; ``sigma*``: covariance matrices ``[F, F]`` (numpy or torch).
 
-    Two numerical details, both needed in practice:
+    The trace term without a general matrix square root: sigma1 sigma2 is similar to the symmetric
+    PSD matrix M = sigma1^(1/2) sigma2 sigma1^(1/2) (same eigenvalues), so
 
-    * ``sigma1 @ sigma2`` is not symmetric, and with fewer samples than features it is singular,
-      so ``scipy.linalg.sqrtm`` can return non-finite values. Then we add ``eps`` to both
-      diagonals (a tiny ridge) and take the square root again.
-    * Round-off gives the square root a tiny imaginary part. We drop it if it is negligible
-      (diagonal imaginary parts below 1e-3) and raise otherwise, since then something is wrong.
+        Tr( (sigma1 sigma2)^(1/2) ) = sum_i sqrt( lambda_i(M) ),
+
+    with sigma1^(1/2) and the lambda_i from symmetric eigen-decompositions (eigenvalues clamped at 0).
+    This is real by construction and stays finite for singular covariances (fewer samples than
+    features), where ``scipy.linalg.sqrtm(sigma1 @ sigma2)`` can fail or return complex values.
+    ``eps`` (default 0) adds eps * I to both covariances first, a ridge for comparisons with code that uses one.
     """
     mu1, mu2 = (np.atleast_1d(np.asarray(m, dtype=np.float64)) for m in (mu1, mu2))
     sigma1, sigma2 = (np.atleast_2d(np.asarray(s, dtype=np.float64)) for s in (sigma1, sigma2))
     if mu1.ndim != 1 or mu1.shape != mu2.shape:
         raise ValueError(f"mu1 and mu2 must be vectors of the same length, got {mu1.shape} and {mu2.shape}")
+    if not (np.isfinite(mu1).all() and np.isfinite(mu2).all()):
+        raise ValueError("mu1 / mu2 contain NaN or inf; compute them from finite features")
     f = mu1.shape[0]
     if sigma1.shape != (f, f) or sigma2.shape != (f, f):
         raise ValueError(f"sigma1 and sigma2 must be [{f}, {f}] covariance matrices, "
                          f"got {sigma1.shape} and {sigma2.shape}")
+    if eps:
+        sigma1, sigma2 = sigma1 + eps * np.eye(f), sigma2 + eps * np.eye(f)
+    w1, v1 = _psd_sqrt("sigma1", sigma1)
+    root1 = (v1 * np.sqrt(w1)) @ v1.T                      # sigma1^(1/2), symmetric
+    _psd_sqrt("sigma2", sigma2)                            # same checks on sigma2
+    m = root1 @ sigma2 @ root1
+    lam = np.linalg.eigvalsh((m + m.T) / 2)
+    tr_covmean = float(np.sqrt(np.clip(lam, 0.0, None)).sum())
     diff = mu1 - mu2
-    with warnings.catch_warnings():  # singular products are expected (dead units, n < F) and handled below
-        warnings.simplefilter("ignore", linalg.LinAlgWarning)
-        warnings.simplefilter("ignore", RuntimeWarning)
-        covmean, _ = linalg.sqrtm(sigma1 @ sigma2, disp=False)
-        if not np.isfinite(covmean).all():
-            ridge = np.eye(f) * eps
-            covmean = linalg.sqrtm((sigma1 + ridge) @ (sigma2 + ridge))
-    if np.iscomplexobj(covmean):
-        if not np.allclose(np.diagonal(covmean).imag, 0, atol=1e-3):
-            raise ValueError(f"the matrix square root has a large imaginary part "
-                             f"({np.max(np.abs(covmean.imag)):.3g}); are the covariances valid?")
-        covmean = covmean.real
-    return float(diff @ diff + np.trace(sigma1) + np.trace(sigma2) - 2.0 * np.trace(covmean))
+    return float(diff @ diff + np.trace(sigma1) + np.trace(sigma2) - 2.0 * tr_covmean)
+
+
+class FewSamplesWarning(UserWarning):
+    """Fewer images than feature dimensions: the covariance is singular and the distance biased upward."""
 
 
 def feature_statistics(features) -> tuple[np.ndarray, np.ndarray]:
     """Mean ``[F]`` and covariance ``[F, F]`` (unbiased, float64) of features ``[N, F]``."""
     f = np.asarray(features.detach().cpu() if torch.is_tensor(features) else features, dtype=np.float64)
     if f.ndim != 2 or f.shape[0] < 2:
-        raise ValueError(f"features must be [N, F] with N >= 2, got shape {f.shape}")
+        raise ValueError(f"features must be [N, F] with N >= 2 (a covariance needs at least 2 samples), "
+                         f"got shape {f.shape}")
+    if not np.isfinite(f).all():
+        raise ValueError(f"features contain {int((~np.isfinite(f)).sum())} NaN or infinite values; "
+                         "check the images (NaN pixels?) and the extractor")
+    if f.shape[0] < f.shape[1]:
+        warnings.warn(f"only {f.shape[0]} samples for {f.shape[1]}-dimensional features: the covariance "
+                      "is singular and the Frechet distance is biased upward; use more samples than "
+                      "feature dimensions (thousands for a stable number)", FewSamplesWarning, stacklevel=2)
     return f.mean(axis=0), np.cov(f, rowvar=False)
 
 
@@ -220,10 +249,9 @@ def _train_and_cache(dataset: str, path: Path, root=None) -> None:
     """Train the classifier (seed 0) and write it and its sha256 checksum next to each other."""
     model = train_classifier(dataset, root)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    torch.save(model.state_dict(), tmp)
-    tmp.replace(path)
-    path.with_name(path.name + ".sha256").write_text(f"{_sha256(path)}  {path.name}\n")
+    atomic_write(path, lambda tmp: torch.save(model.state_dict(), tmp))
+    digest = f"{_sha256(path)}  {path.name}\n"
+    atomic_write(path.with_name(path.name + ".sha256"), lambda tmp: Path(tmp).write_text(digest))
 
 
 def _train_in_child(dataset: str, path: Path, root=None) -> None:

@@ -17,7 +17,24 @@ import math
 
 import torch
 
-from .validate import as_tensor, batched
+from .validate import as_tensor, batched, float_tensor
+
+
+def _prior(name: str, value, mu: torch.Tensor) -> torch.Tensor:
+    """A prior parameter as a tensor like ``mu``: a number, ``[D]``, ``[1, D]`` or ``[N, D]``.
+
+    Any other shape is refused instead of broadcast: a per-sample prior ``[N, 1]`` or ``[D, 1]``, or
+    a 3-d one, would otherwise spread along the wrong axis and give a wrong KL without an error.
+    """
+    t = as_tensor(name, value)
+    float_tensor(name, t)
+    n, d = mu.shape[0], mu.shape[-1]
+    ok = t.dim() == 0 or tuple(t.shape) in ((d,), (1, d), (n, d)) or (t.dim() == 1 and t.numel() == 1)
+    if not ok or (mu.dim() != 2 and t.dim() > 1 and tuple(t.shape) != tuple(mu.shape)):
+        raise ValueError(f"{name} must be a number, shape [D] = [{d}] (one value per latent dimension) or "
+                         f"[N, D] = [{n}, {d}] (one prior per sample), got shape {tuple(t.shape)}; for one prior value per "
+                         f"sample, expand it to [N, D] first, e.g. {name}.reshape(-1, 1).expand(-1, {d})")
+    return t.to(mu)
 
 
 def kl_diag_gaussians(mu: torch.Tensor, logvar: torch.Tensor,
@@ -25,8 +42,8 @@ def kl_diag_gaussians(mu: torch.Tensor, logvar: torch.Tensor,
                       prior_logvar: float | torch.Tensor = 0.0) -> torch.Tensor:
     """Closed-form KL(N(mu, exp(logvar)) || N(prior_mu, exp(prior_logvar))), per sample.
 
-    ``mu`` and ``logvar``: ``[N, D]``. The prior parameters broadcast against them (a number,
-    ``[D]`` or ``[N, D]``). Returns ``[N]``: nats per sample, summed over the D latent dimensions.
+    ``mu`` and ``logvar``: ``[N, D]``. The prior parameters are a number, ``[D]`` or ``[N, D]``
+    (other shapes are refused, not broadcast). Returns ``[N]``: nats per sample, summed over the D latent dimensions.
     Note ``logvar`` is log sigma^2, not log sigma. Example: prior N(1, 2^2) is
     ``prior_mu=1.0, prior_logvar=math.log(4.0)``.
     """
@@ -35,8 +52,9 @@ def kl_diag_gaussians(mu: torch.Tensor, logvar: torch.Tensor,
     if mu.shape != logvar.shape:
         raise ValueError(f"mu has shape {tuple(mu.shape)} but logvar has shape {tuple(logvar.shape)}")
     batched("mu", mu)
-    prior_mu = as_tensor("prior_mu", prior_mu).to(mu)
-    prior_logvar = as_tensor("prior_logvar", prior_logvar).to(mu)
+    float_tensor("mu", mu)
+    prior_mu = _prior("prior_mu", prior_mu, mu)
+    prior_logvar = _prior("prior_logvar", prior_logvar, mu)
     per_dim = 0.5 * (prior_logvar - logvar
                      + (logvar.exp() + (mu - prior_mu).pow(2)) / prior_logvar.exp()
                      - 1.0)
@@ -63,8 +81,9 @@ def kl_monte_carlo(mu: torch.Tensor, logvar: torch.Tensor,
     if mu.shape != logvar.shape:
         raise ValueError(f"mu has shape {tuple(mu.shape)} but logvar has shape {tuple(logvar.shape)}")
     batched("mu", mu)
-    prior_mu = as_tensor("prior_mu", prior_mu).to(mu).expand_as(mu)
-    prior_logvar = as_tensor("prior_logvar", prior_logvar).to(mu).expand_as(mu)
+    float_tensor("mu", mu)
+    prior_mu = _prior("prior_mu", prior_mu, mu).expand_as(mu)
+    prior_logvar = _prior("prior_logvar", prior_logvar, mu).expand_as(mu)
     eps = torch.randn((n_samples, *mu.shape), generator=generator, dtype=mu.dtype)
     z = mu + (0.5 * logvar).exp() * eps
     return (gaussian_log_density(z, mu, logvar) - gaussian_log_density(z, prior_mu, prior_logvar)).mean(dim=0)

@@ -2,7 +2,9 @@
 
 One reduction convention everywhere: **sum over pixels (and latent dimensions), mean over
 images**, so every number is "nats per image" (or squared / absolute error per image for
-MSE and MAE). Pass ``reduction="none"`` to get the per-image values ``[N]`` instead.
+MSE and MAE). Pass ``reduction="none"`` to get the per-image values ``[N]`` instead, or
+``reduction="sum"`` for their sum over the batch. Inputs must be float tensors: integer pixels
+(uint8) would wrap around silently, so they are refused.
 
 What each term assumes about p(x|z) (chapter 3 derives them):
 
@@ -20,7 +22,7 @@ from typing import Callable, NamedTuple, Union
 import torch
 import torch.nn.functional as F
 
-from .validate import in_unit_interval, same_shape, batched
+from .validate import batched, check_reduction, float_tensor, in_unit_interval, real_number, same_shape
 from .kl import kl_diag_gaussians
 
 Recon = Union[str, Callable]
@@ -35,19 +37,21 @@ class LossTerms(NamedTuple):
     kl: torch.Tensor
 
 
-def _reduce(per_pixel: torch.Tensor, reduction: str) -> torch.Tensor:
-    per_image = per_pixel.flatten(1).sum(dim=1)
-    if reduction == "none":
+def _over_images(per_image: torch.Tensor, reduction: str) -> torch.Tensor:
+    """[N] per-image values -> mean or sum over images, or unchanged for "none"."""
+    if check_reduction(reduction) == "none":
         return per_image
-    if reduction == "mean":
-        return per_image.mean()
-    raise ValueError(f"reduction must be 'mean' or 'none', got {reduction!r}")
+    return per_image.mean() if reduction == "mean" else per_image.sum()
+
+
+def _reduce(per_pixel: torch.Tensor, reduction: str) -> torch.Tensor:
+    check_reduction(reduction)
+    return _over_images(per_pixel.flatten(1).sum(dim=1), reduction)
 
 
 def _prep(x_hat: torch.Tensor, x: torch.Tensor, names=("x_hat", "x")) -> None:
     for n, t in zip(names, (x_hat, x)):
-        if not torch.is_tensor(t):
-            raise TypeError(f"{n} must be a torch.Tensor, got {type(t).__name__}")
+        float_tensor(n, t)
     same_shape(names[0], x_hat, names[1], x)
     batched(names[1], x)
 
@@ -104,7 +108,8 @@ def gaussian_nll(x: torch.Tensor, mean: torch.Tensor, logvar: torch.Tensor | flo
     """
     _prep(mean, x, ("mean", "x"))
     if not torch.is_tensor(logvar):
-        logvar = torch.full_like(mean, float(logvar))
+        logvar = torch.full_like(mean, real_number("logvar", logvar))
+    float_tensor("logvar", logvar)
     same_shape("logvar", logvar, "mean", mean)
     return _reduce(0.5 * (math.log(2 * math.pi) + logvar + (x - mean).pow(2) / logvar.exp()), reduction)
 
@@ -115,9 +120,14 @@ def reconstruction(model, x: torch.Tensor, x_params, recon: Recon = "auto", redu
     ``recon``: "auto" (the decoder's own likelihood: BCE for Bernoulli, Gaussian NLL for Gaussian),
     "bce", "mse", "mae", "gaussian", or a callable ``f(x, x_params, model) -> [N]`` per-image values.
     """
+    check_reduction(reduction)
     if callable(recon):
         per_image = recon(x, x_params, model)
-        return per_image if reduction == "none" else per_image.mean()
+        if not torch.is_tensor(per_image) or tuple(per_image.shape) != (x.shape[0],):
+            got = tuple(per_image.shape) if torch.is_tensor(per_image) else type(per_image).__name__
+            raise ValueError(f"a recon callable must return per-image values of shape [N] = [{x.shape[0]}], "
+                             f"got {got}; sum over pixels inside it, e.g. .flatten(1).sum(1)")
+        return _over_images(per_image, reduction)
     if recon not in RECONS:
         raise ValueError(f"recon must be one of {RECONS} or a callable, got {recon!r}")
     kind = model.config.decoder
@@ -141,13 +151,20 @@ def negative_elbo(x: torch.Tensor, recon_per_image: torch.Tensor, mu: torch.Tens
                   prior_logvar: float | torch.Tensor = 0.0, reduction: str = "mean") -> LossTerms:
     """-ELBO_beta = E_q[-log p(x|z)] + beta * KL(q(z|x) || p(z)), one-sample estimate (chapter 3).
 
-    ``recon_per_image``: ``[N]`` reconstruction term per image. beta = 1 gives the true negative ELBO.
+    ``recon_per_image``: ``[N]`` reconstruction term per image (already summed over pixels; a
+    per-pixel ``[N, 1, 28, 28]`` tensor is refused rather than broadcast). beta >= 0; beta = 1 gives
+    the true negative ELBO. ``reduction``: "mean" or "sum" over images, or "none" for ``[N]``.
     """
+    check_reduction(reduction)
+    beta = real_number("beta", beta, minimum=0.0)
     kl = kl_diag_gaussians(mu, logvar, prior_mu, prior_logvar)
+    float_tensor("recon_per_image", recon_per_image)
+    if tuple(recon_per_image.shape) != tuple(kl.shape):
+        raise ValueError(f"recon_per_image must hold one value per image, shape [N] = {list(kl.shape)} "
+                         f"(N from mu), got {tuple(recon_per_image.shape)}; sum per-pixel terms over "
+                         "pixels first, e.g. .flatten(1).sum(1)")
     loss = recon_per_image + beta * kl
-    if reduction == "none":
-        return LossTerms(loss, recon_per_image, kl)
-    return LossTerms(loss.mean(), recon_per_image.mean(), kl.mean())
+    return LossTerms(*(_over_images(t, reduction) for t in (loss, recon_per_image, kl)))
 
 
 def _float32(t):
@@ -163,17 +180,20 @@ def loss_terms(model, x: torch.Tensor, *, recon: Recon = "auto", beta: float = 1
     """Run ``model`` on ``x`` and return its training objective: the negative ELBO for a VAE
     (recon + beta * KL), the reconstruction term alone for an autoencoder (kl = 0).
 
+    ``reduction``: "mean" (nats per image), "sum" (over the batch) or "none" (``[N]``); beta >= 0.
+
     Under mixed precision (``torch.autocast``) the network runs in bf16, but the likelihood and KL
     are computed in float32: bf16 keeps 8 bits of mantissa, and a sum over 784 pixels of terms
     rounded that coarsely would be off by whole nats (chapter 5).
     """
+    check_reduction(reduction)
+    real_number("beta", beta, minimum=0.0)
     out = model(x)
     out = type(out)(*(_float32(t) for t in out))
     rec = reconstruction(model, x, out.x_params, recon, reduction="none")
     if out.mu is None:
         zero = torch.zeros_like(rec)
-        terms = LossTerms(rec, rec, zero)
-        return terms if reduction == "none" else LossTerms(rec.mean(), rec.mean(), zero.mean())
+        return LossTerms(*(_over_images(t, reduction) for t in (rec, rec, zero)))
     return negative_elbo(x, rec, out.mu, out.logvar, beta, prior_mu, prior_logvar, reduction)
 
 
@@ -189,6 +209,7 @@ def perceptual(x_hat: torch.Tensor, x: torch.Tensor, classifier=None, reduction:
     It is *not* a likelihood: it compares what the classifier sees, not the pixels (chapter 9).
     """
     _prep(x_hat, x)
+    check_reduction(reduction)
     if classifier is None:
         from .fid import load_classifier
 
@@ -197,7 +218,7 @@ def perceptual(x_hat: torch.Tensor, x: torch.Tensor, classifier=None, reduction:
     with torch.no_grad():
         fb = classifier.perceptual_features(x)
     per_image = sum((a - b).pow(2).flatten(1).sum(dim=1) for a, b in zip(fa, fb))
-    return per_image if reduction == "none" else _reduce(per_image.unsqueeze(1), reduction)
+    return _over_images(per_image, reduction)
 
 
 def perceptual_recon(lam: float = 0.01, base: str | None = "bce", classifier=None) -> Callable:

@@ -7,6 +7,9 @@ Every model exposes
   decoder a pair ``(mean, logvar)`` of that shape (``mean`` in (0, 1) through a sigmoid)
 * ``forward(x)``: an :class:`Output` with ``x_params``, ``z``, ``mu``, ``logvar`` (None for an AE)
 
+Inputs must be float images; float64 (or any other float precision) is cast to the model's own
+precision, integer pixels (uint8) are refused with a hint to divide by 255.
+
 Hyper-parameters live in :class:`ModelConfig`, so a checkpoint can rebuild its model.
 """
 from __future__ import annotations
@@ -17,6 +20,8 @@ from typing import NamedTuple, Union
 
 import torch
 from torch import nn
+
+from .validate import integer, real_number
 
 DecoderOutput = Union[torch.Tensor, tuple]
 
@@ -48,15 +53,25 @@ class ModelConfig:
     image_shape: tuple = field(default=(1, 28, 28))
 
     def __post_init__(self) -> None:
-        self.hidden = tuple(int(h) for h in self.hidden)
-        self.channels = tuple(int(c) for c in self.channels)
-        self.image_shape = tuple(int(s) for s in self.image_shape)
+        # Sizes are checked here, where they are given, not deep inside nn.Linear / nn.Conv2d.
+        self.latent_dim = integer("ModelConfig.latent_dim", self.latent_dim, minimum=1)
+        self.hidden = _sizes("hidden", self.hidden)
+        self.channels = _sizes("channels", self.channels)
+        self.image_shape = _sizes("image_shape", self.image_shape)
+        if len(self.image_shape) != 3:
+            raise ValueError(f"ModelConfig.image_shape must be (C, H, W), got {self.image_shape}")
+        if self.arch == "conv" and len(self.channels) != 2:
+            raise ValueError(f"ModelConfig.channels must be two sizes (c1, c2) for the two stride-2 convolutions "
+                             f"of the conv architecture, got {self.channels}")
+        if self.arch == "conv" and len(self.hidden) > 1:
+            raise ValueError(f"the conv architecture takes at most one hidden size (one linear layer after the "
+                             f"convolutions), got hidden={self.hidden}; use hidden=({self.hidden[0]},)")
+        self.decoder_logvar = real_number("ModelConfig.decoder_logvar", self.decoder_logvar)
+        self.dropout = real_number("ModelConfig.dropout", self.dropout)
         for name, value, allowed in (("kind", self.kind, KINDS), ("arch", self.arch, ARCHS),
                                      ("decoder", self.decoder, DECODERS), ("init", self.init, INITS)):
             if value not in allowed:
                 raise ValueError(f"ModelConfig.{name} must be one of {allowed}, got {value!r}")
-        if self.latent_dim < 1:
-            raise ValueError(f"latent_dim must be >= 1, got {self.latent_dim}")
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
         if self.arch == "conv" and self.image_shape[1:] != (28, 28):
@@ -64,6 +79,14 @@ class ModelConfig:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+def _sizes(name: str, value) -> tuple:
+    """A tuple of positive whole numbers (layer sizes), or a clear error naming the field."""
+    if isinstance(value, (str, bytes)) or not hasattr(value, "__iter__"):
+        raise TypeError(f"ModelConfig.{name} must be a tuple of positive integers, got {type(value).__name__} "
+                        f"{value!r}; e.g. {name}=(400,)")
+    return tuple(integer(f"ModelConfig.{name}[{i}]", v, minimum=1) for i, v in enumerate(value))
 
 
 class Output(NamedTuple):
@@ -143,19 +166,34 @@ class _Base(nn.Module):
         learned = cfg.decoder == "gaussian_learned"
         self.decoder = Decoder(cfg, out_channels=2 * cfg.image_shape[0] if learned else cfg.image_shape[0])
 
-    def _check_input(self, x: torch.Tensor) -> None:
+    def _dtype(self) -> torch.dtype:
+        return next(self.parameters()).dtype
+
+    def _check_input(self, x: torch.Tensor) -> torch.Tensor:
+        """Check the images' shape and dtype; float images of another precision are cast to the model's."""
         if not torch.is_tensor(x):
             raise TypeError(f"expected a torch.Tensor of images, got {type(x).__name__}")
+        if not x.is_floating_point():
+            raise TypeError(f"expected float images in [0, 1], got dtype {x.dtype}; convert with x.float() / 255 "
+                            "for uint8 pixels")
         if x.dim() != 4 or tuple(x.shape[1:]) != self.config.image_shape:
             raise ValueError(f"expected images of shape [N, {', '.join(map(str, self.config.image_shape))}], "
                              f"got {tuple(x.shape)}; add the channel dimension with x.unsqueeze(1) "
                              "or reshape flat vectors with x.view(-1, 1, 28, 28)")
+        dtype = self._dtype()
+        return x if x.dtype == dtype else x.to(dtype)  # e.g. float64 numpy data into a float32 model
 
     def decode(self, z: torch.Tensor) -> DecoderOutput:
-        """Parameters of p(x|z): Bernoulli logits, or ``(mean, logvar)`` for a Gaussian decoder."""
+        """Parameters of p(x|z): Bernoulli logits, or ``(mean, logvar)`` for a Gaussian decoder.
+
+        ``z``: float ``[N, D]``; another float precision is cast to the model's.
+        """
+        if not torch.is_tensor(z) or not z.is_floating_point():
+            got = f"dtype {z.dtype}" if torch.is_tensor(z) else type(z).__name__
+            raise TypeError(f"expected float latents z of shape [N, {self.config.latent_dim}], got {got}")
         if z.dim() != 2 or z.shape[1] != self.config.latent_dim:
             raise ValueError(f"expected latents of shape [N, {self.config.latent_dim}], got {tuple(z.shape)}")
-        h = self.decoder(z)
+        h = self.decoder(z.to(self._dtype()))
         cfg = self.config
         if cfg.decoder == "bernoulli":
             return h
@@ -193,7 +231,7 @@ class AE(_Base):
         _init(self, cfg.init)
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
-        self._check_input(x)
+        x = self._check_input(x)
         return self.to_z(self.encoder(x))
 
     def forward(self, x: torch.Tensor) -> Output:
@@ -212,7 +250,7 @@ class VAE(_Base):
 
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Returns ``(mu, logvar)``, each ``[N, D]``; logvar is log sigma^2."""
-        self._check_input(x)
+        x = self._check_input(x)
         h = self.encoder(x)
         return self.to_mu(h), self.to_logvar(h)
 

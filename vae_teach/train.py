@@ -11,12 +11,15 @@ the exception (``err.history``), so nothing trained is lost.
 from __future__ import annotations
 
 import copy
+import functools
+import inspect
 import math
 import os
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from . import data as _data
@@ -24,6 +27,7 @@ from ._progress import progress
 from .losses import Recon, loss_terms
 from .models import ModelConfig, build_model
 from .precision import autocast, model_device, resolve_precision
+from .validate import atomic_write, finite, integer, real_number
 
 CHECKPOINT_VERSION = 1
 
@@ -72,6 +76,39 @@ def _check_images(name: str, x) -> None:
         raise ValueError(f"{name} must have shape [N, C, H, W], got {tuple(x.shape)}")
     if not x.is_floating_point():
         raise TypeError(f"{name} must be a float tensor in [0, 1], got dtype {x.dtype}; divide uint8 pixels by 255")
+    if x.shape[0] == 0:
+        raise ValueError(f"{name} holds 0 images (shape {tuple(x.shape)}); pass at least one image "
+                         "(check a slice or a --limit that emptied it)")
+    # NaN in the data would otherwise surface as "the loss diverged: lr too high".
+    finite(name, x, " in the data itself (not caused by training)")
+
+
+def _stop_requested(value) -> bool:
+    """The callback's answer. None: go on. A bool stops training when true: a Python bool, a
+    numpy bool (``np.True_``, what ``np.float64(x) < t`` gives) or a one-element bool tensor / array
+    (what ``tensor < t`` gives). Anything else is refused rather than guessed: a returned number or
+    list has no clear "stop" meaning, and ``bool([False])`` is True.
+    """
+    if value is None:
+        return False
+    is_bool = isinstance(value, (bool, np.bool_)) or (
+        (torch.is_tensor(value) or isinstance(value, np.ndarray)) and value.dtype in (torch.bool, np.bool_)
+        and (value.numel() if torch.is_tensor(value) else value.size) == 1)
+    if not is_bool:
+        shape = f" of shape {tuple(value.shape)}" if hasattr(value, "shape") else ""
+        raise TypeError(f"callback must return None (go on) or a single bool (True stops training), got "
+                        f"{type(value).__name__}{shape}: {value!r:.60}")
+    return bool(value)
+
+
+def _copy_params(dst: list, src: list) -> None:
+    with torch.no_grad():
+        for d, p in zip(dst, src):
+            d.copy_(p)
+
+
+def _all_finite(tensors: list) -> bool:
+    return all(bool(torch.isfinite(t).all()) for t in tensors)
 
 
 @torch.no_grad()
@@ -82,6 +119,8 @@ def evaluate_terms(model, images: torch.Tensor, *, recon: Recon = "auto", beta: 
 
     Always float32 (no autocast), on the model's device: batches are moved there one at a time.
     """
+    _check_images("images", images)
+    batch_size = integer("batch_size", batch_size, minimum=1)
     was = model.training
     model.eval()
     dev = model_device(model)
@@ -110,6 +149,32 @@ def make_adam(params, lr: float = 1e-3, weight_decay: float = 0.0) -> torch.opti
     return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay, fused=fused or None)
 
 
+def _keep_history_on_interrupt(fit_fn):
+    """Ctrl-C inside ``fit``: put the model in eval mode, attach the history so far, re-raise.
+
+    ``fit`` always trains into a History object created here when the caller passed none, so the
+    completed epochs are on ``err.history`` however far the loop got.
+    """
+    sig = inspect.signature(fit_fn)
+
+    @functools.wraps(fit_fn)
+    def wrapper(*args, **kwargs):
+        bound = sig.bind(*args, **kwargs)
+        if bound.arguments.get("history") is None:
+            bound.arguments["history"] = History()
+        try:
+            return fit_fn(*bound.args, **bound.kwargs)
+        except KeyboardInterrupt as err:
+            model = bound.arguments["model"]
+            if hasattr(model, "eval"):
+                model.eval()
+            err.history = bound.arguments["history"]
+            raise
+
+    return wrapper
+
+
+@_keep_history_on_interrupt
 def fit(model, train_images: torch.Tensor, test_images: torch.Tensor | None = None, *,
         epochs: int = 10, batch_size: int = 128, lr: float = 1e-3, weight_decay: float = 0.0,
         seed: int = 0, recon: Recon = "auto", beta: float = 1.0, prior_mu: float = 0.0,
@@ -121,7 +186,8 @@ def fit(model, train_images: torch.Tensor, test_images: torch.Tensor | None = No
     recon / beta / prior_*: the objective (see :func:`vae_teach.losses.loss_terms`).
     binarize: None (continuous data), or "dynamic" (resample x ~ Bernoulli(pixels) per batch).
     Evaluates on ``test_images`` after every epoch. ``callback(epoch, model, history)`` runs after each;
-    if it returns True, training stops there (e.g. once a target test loss is reached).
+    it returns None (go on) or a bool: a true value (``True``, ``np.True_``, ``torch.tensor(True)``)
+    stops training there (e.g. once a target test loss is reached).
     Pass a previous ``history`` to continue training (its lists are extended).
 
     precision: "fp32" (the default: the book's numbers, identical on every machine), "bf16"
@@ -129,14 +195,27 @@ def fit(model, train_images: torch.Tensor, test_images: torch.Tensor | None = No
     or "auto" (bf16 where the hardware multiplies bf16 natively, else fp32); ``history.precision``
     says which ran. Training runs on the model's device (move it with ``model.to(...)``); the data
     are moved there once. ``device``, if given, must be that device.
+
+    Everything is checked before the first step: the arguments, the images (float, at least one,
+    no NaN), and one forward pass of the model and the objective on one train and one test image,
+    so a mismatch shows at once instead of after a full epoch.
+    On Ctrl-C the ``KeyboardInterrupt`` propagates with ``err.history`` (the completed epochs) and
+    the model in eval mode.
     """
     _check_images("train_images", train_images)
     if test_images is not None:
         _check_images("test_images", test_images)
-    if epochs < 0 or batch_size < 1 or not lr > 0:
-        raise ValueError(f"need epochs >= 0, batch_size >= 1 and lr > 0; got {epochs}, {batch_size}, {lr}")
+    epochs = integer("epochs", epochs, minimum=0)
+    batch_size = integer("batch_size", batch_size, minimum=1)
+    lr = real_number("lr", lr, minimum=0.0, strict=True)
+    real_number("weight_decay", weight_decay, minimum=0.0)
+    real_number("beta", beta, minimum=0.0)
     if binarize not in (None, "dynamic"):
         raise ValueError(f"binarize must be None or 'dynamic', got {binarize!r}")
+    if callback is not None and not callable(callback):
+        raise TypeError(f"callback must be a function callback(epoch, model, history), got {type(callback).__name__}")
+    if history is not None and not isinstance(history, History):
+        raise TypeError(f"history must be a vae_teach.train.History (to continue training), got {type(history).__name__}")
     dev = model_device(model)
     if device is not None and torch.device(device) != dev and not (
             torch.device(device).type == dev.type == "cuda" and torch.device(device).index is None):
@@ -144,6 +223,16 @@ def fit(model, train_images: torch.Tensor, test_images: torch.Tensor | None = No
                          f"first (model.to({str(device)!r})) or leave device=None to train where the model is")
     prec = resolve_precision(precision, dev)
     train_images = train_images.to(dev)
+    # One image of each set through the model and the objective, before any training: a shape,
+    # decoder or target-range mismatch fails now. fork_rng: the caller's random stream is untouched.
+    with torch.no_grad(), torch.random.fork_rng(devices=[dev] if dev.type == "cuda" else []):
+        for name, xs in (("train_images", train_images), ("test_images", test_images)):
+            if xs is not None:
+                try:
+                    loss_terms(model, xs[:1].to(dev), recon=recon, beta=beta, prior_mu=prior_mu,
+                               prior_logvar=prior_logvar)
+                except (ValueError, TypeError) as e:
+                    raise type(e)(f"{name} cannot be used with this model and objective: {e}") from e
     torch.manual_seed(seed)
     g = torch.Generator().manual_seed(seed)  # the batch order: the same on every device
     g_dev = g if dev.type == "cpu" else torch.Generator(device=dev).manual_seed(seed)
@@ -155,9 +244,11 @@ def fit(model, train_images: torch.Tensor, test_images: torch.Tensor | None = No
     n_steps = math.ceil(train_images.shape[0] / batch_size)
     start_epoch = hist.epochs
     snapshot = [torch.empty_like(p) for p in params]  # filled in place each step: no allocation
+    epoch_start = [torch.empty_like(p) for p in params]  # the fallback if the step snapshot is not finite
     have_snapshot = False
     for epoch in progress(range(start_epoch + 1, start_epoch + epochs + 1), total=epochs, desc=desc or "epochs",
                           leave=False):
+        _copy_params(epoch_start, params)
         t0 = time.perf_counter()
         model.train()
         sums = torch.zeros(3, dtype=torch.float64, device=dev)
@@ -169,14 +260,18 @@ def fit(model, train_images: torch.Tensor, test_images: torch.Tensor | None = No
             with autocast(prec, dev):
                 t = loss_terms(model, xb, **objective)
             if not torch.isfinite(t.loss):
-                if have_snapshot:
-                    with torch.no_grad():
-                        for p, s in zip(params, snapshot):
-                            p.copy_(s)
+                # The last step's weights gave a finite loss, but may hold inf / NaN themselves
+                # (a blown-up unit the loss did not see): then fall back to the epoch's start.
+                if have_snapshot and _all_finite(snapshot):
+                    _copy_params(params, snapshot)
+                    restored = "its last finite step"
+                else:
+                    _copy_params(params, epoch_start)
+                    restored = f"its weights at the start of epoch {epoch}"
                 raise TrainingDiverged(
                     f"training diverged: the loss became {float(t.loss.detach())} at epoch {epoch}, step {step} "
                     f"(of {n_steps}); lr={lr:g} is probably too high: try lr={lr / 10:g}. The model was "
-                    f"restored to its last finite step and the history of the {hist.epochs} completed "
+                    f"restored to {restored} and the history of the {hist.epochs} completed "
                     "epoch(s) is kept on this exception (err.history).", epoch, step, hist)
             opt.zero_grad(set_to_none=True)
             t.loss.backward()
@@ -197,36 +292,101 @@ def fit(model, train_images: torch.Tensor, test_images: torch.Tensor | None = No
             te = evaluate_terms(model, te_x, **objective)
             hist.test_loss.append(te[0]); hist.test_recon.append(te[1]); hist.test_kl.append(te[2])
         hist.seconds.append(time.perf_counter() - t0)
-        if callback is not None and callback(epoch, model, hist) is True:
+        if callback is not None and _stop_requested(callback(epoch, model, hist)):
             break
     model.eval()
     return hist
 
 
+def _plain(value, where: str):
+    """``value`` as types a weights-only ``torch.load`` accepts; numpy scalars / arrays are converted.
+
+    Done before writing, so a checkpoint that saves is one that loads: numpy scalars become Python
+    numbers, numpy arrays become tensors; anything else unknown is refused, naming its key.
+    """
+    if isinstance(value, np.generic):  # first: np.float64 is also a float, but not loadable
+        return value.item()
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, np.ndarray):
+        return torch.from_numpy(np.array(value))
+    if torch.is_tensor(value):
+        return value.detach().cpu()
+    if isinstance(value, (list, tuple)):
+        out = [_plain(v, f"{where}[{i}]") for i, v in enumerate(value)]
+        return out if isinstance(value, list) else tuple(out)
+    if isinstance(value, dict):
+        bad = [k for k in value if not isinstance(k, (str, int))]
+        if bad:
+            raise TypeError(f"save_checkpoint: {where} has a key {bad[0]!r} of type {type(bad[0]).__name__}; "
+                            "use str or int keys")
+        return {k: _plain(v, f"{where}[{k!r}]") for k, v in value.items()}
+    raise TypeError(f"save_checkpoint: {where} is a {type(value).__name__}, which a checkpoint cannot store "
+                    "safely; store numbers, strings, lists, dicts, tensors or numpy arrays "
+                    "(e.g. convert it with str() or float())")
+
+
 def save_checkpoint(path: str | os.PathLike, model, history: History | None = None, **extra) -> Path:
-    """Save the model's config, weights and (optionally) history and extra metadata to ``path``."""
+    """Save the model's config, weights and (optionally) history and extra metadata to ``path``.
+
+    ``extra``: numbers, strings, lists, dicts, tensors; numpy scalars are stored as Python numbers
+    and numpy arrays as tensors; other types are refused before anything is written. The file is
+    written next to ``path`` and renamed onto it, so a failed save leaves an existing ``path`` intact.
+    """
     path = Path(path)
+    if path.is_dir():
+        raise IsADirectoryError(f"save_checkpoint: path {path} is a folder; give a file name, e.g. {path / 'model.pt'}")
+    blob = {"version": CHECKPOINT_VERSION, "config": _plain(model.config.to_dict(), "config"),
+            "state_dict": model.state_dict(),
+            "history": _plain(history.to_dict(), "history") if history is not None else None,
+            "extra": _plain(extra, "extra")}
     path.parent.mkdir(parents=True, exist_ok=True)
-    torch.save({"version": CHECKPOINT_VERSION, "config": model.config.to_dict(),
-                "state_dict": model.state_dict(),
-                "history": history.to_dict() if history is not None else None, "extra": extra}, path)
+    atomic_write(path, lambda tmp: torch.save(blob, tmp))
     return path
 
 
+# Config fields a checkpoint must name: their defaults would silently build a different model
+# (an old file without "decoder" would otherwise load as a Bernoulli decoder). dropout and init
+# only matter for training, so their defaults are safe.
+_REQUIRED_FIELDS = ("kind", "arch", "latent_dim", "hidden", "channels", "decoder", "decoder_logvar", "image_shape")
+
+
 def load_checkpoint(path: str | os.PathLike):
-    """Rebuild a model from :func:`save_checkpoint`'s file. Returns ``(model, history, extra)``."""
+    """Rebuild a model from :func:`save_checkpoint`'s file. Returns ``(model, history, extra)``.
+
+    Checks the format version (``CHECKPOINT_VERSION``) and that the stored config names every field
+    that shapes the model, so an old or foreign file is refused with a message instead of loading
+    as the wrong model.
+    """
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"no checkpoint at {path.resolve()}")
+    if path.is_dir():
+        raise IsADirectoryError(f"load_checkpoint: {path} is a folder, not a checkpoint file")
     try:
         blob = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # truncated or not a torch file
-        raise ValueError(f"{path} is not a readable vae_teach checkpoint ({type(e).__name__}: {e}); "
+        raise ValueError(f"{path} is not a readable vae_teach checkpoint ({type(e).__name__}: {str(e)[:300]}); "
                          "the file may be corrupt or truncated") from None
     if not isinstance(blob, dict) or "config" not in blob or "state_dict" not in blob:
         raise ValueError(f"{path} is a torch file but not a vae_teach checkpoint (no 'config'/'state_dict')")
-    model = build_model(ModelConfig(**blob["config"]))
-    model.load_state_dict(blob["state_dict"])
+    version = blob.get("version")
+    if not isinstance(version, int) or isinstance(version, bool) or not 1 <= version <= CHECKPOINT_VERSION:
+        raise ValueError(f"{path} has checkpoint version {version!r}; this vae_teach reads version "
+                         f"1 to {CHECKPOINT_VERSION}. A newer file needs a newer vae_teach (pip install -U vae-teach)")
+    cfg = blob["config"]
+    missing = [k for k in _REQUIRED_FIELDS if k not in cfg]
+    if missing:
+        raise ValueError(f"{path}: its config lacks {missing} (written by an older vae_teach?), so the model "
+                         "cannot be rebuilt safely (a default would give a different model). Rebuild it "
+                         "yourself: model = build_model(<the settings it was trained with>); "
+                         "model.load_state_dict(torch.load(path, weights_only=True)['state_dict'])")
+    try:
+        model = build_model(ModelConfig(**cfg))
+        model.load_state_dict(blob["state_dict"])
+    except (TypeError, ValueError, RuntimeError) as e:
+        raise ValueError(f"{path}: its config and weights do not rebuild a model of this vae_teach "
+                         f"({type(e).__name__}: {str(e)[:300]})") from None
     model.eval()
     hist = History(**blob["history"]) if blob.get("history") else None
     return model, hist, blob.get("extra", {})
