@@ -18,6 +18,7 @@ from . import data as _data
 from ._progress import progress
 from .kl import gaussian_log_density
 from .losses import reconstruction
+from .precision import model_device
 from .train import _check_images, evaluate_terms
 from .validate import integer
 
@@ -44,18 +45,20 @@ def iwae_log_likelihood(model, images: torch.Tensor, k: int = 100, *, prior_mu: 
     batch_size = integer("batch_size", batch_size, minimum=1)
     _check_images("images", images)
     model.eval()
+    dev = model_device(model)  # computed where the model is; the noise is drawn on the CPU (same numbers on every device)
     g = torch.Generator().manual_seed(seed)
     out = []
     n_batches = math.ceil(images.shape[0] / batch_size)
     for xb in progress(_data.batches(images, batch_size, shuffle=False), total=n_batches, desc=desc):
+        xb = xb.to(dev)
         b = xb.shape[0]
         mu, logvar = model.encode(xb)
         chunk = max(1, min(k, max_rows // b))
-        running = torch.full((b,), -math.inf, dtype=torch.float64)
+        running = torch.full((b,), -math.inf, dtype=torch.float64, device=dev)
         done = 0
         while done < k:
             c = min(chunk, k - done)
-            eps = torch.randn((c, *mu.shape), generator=g)
+            eps = torch.randn((c, *mu.shape), generator=g).to(dev)
             z = mu + (0.5 * logvar).exp() * eps                       # [c, b, D]
             log_q = gaussian_log_density(z, mu, logvar)                # [c, b]
             pm = torch.as_tensor(prior_mu, dtype=z.dtype)
@@ -67,7 +70,7 @@ def iwae_log_likelihood(model, images: torch.Tensor, k: int = 100, *, prior_mu: 
             log_w = (log_px + log_pz - log_q).double()
             running = torch.logaddexp(running, torch.logsumexp(log_w, dim=0))
             done += c
-        out.append((running - math.log(k)).float())
+        out.append((running - math.log(k)).float().cpu())
     return torch.cat(out)
 
 
@@ -86,6 +89,7 @@ def active_units(model, images: torch.Tensor, threshold: float = 0.01, batch_siz
     if images.shape[0] < 2:
         raise ValueError(f"active_units needs at least 2 images (a variance over images), got {images.shape[0]}")
     model.eval()
-    mus = torch.cat([model.encode(xb)[0] for xb in _data.batches(images, batch_size, shuffle=False)])
+    dev = model_device(model)
+    mus = torch.cat([model.encode(xb.to(dev))[0].cpu() for xb in _data.batches(images, batch_size, shuffle=False)])
     var = mus.var(dim=0)
     return int((var > threshold).sum()), var

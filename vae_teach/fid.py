@@ -363,7 +363,8 @@ def extract_features(images: torch.Tensor, extractor: str | nn.Module = "classif
     net = get_extractor(extractor, dataset, root) if isinstance(extractor, str) else extractor
     net.eval()
     n_batches = -(-images.shape[0] // batch_size)
-    return torch.cat([net.features(xb) for xb in progress(_data.batches(images, batch_size, shuffle=False),
+    dev = next(net.parameters()).device  # features computed where the extractor is, returned on the CPU
+    return torch.cat([net.features(xb.to(dev)).cpu() for xb in progress(_data.batches(images, batch_size, shuffle=False),
                                                              total=n_batches, desc="features")])
 
 

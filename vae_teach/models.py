@@ -215,11 +215,11 @@ class _Base(nn.Module):
         """Mean image of p(x|z) at z = encoder mean (no sampling), for pictures."""
         was = self.training
         self.eval()
-        out = self(x)
+        out = self(x.to(next(self.parameters()).device))
         z = out.mu if out.mu is not None else out.z
         img = self.mean_image(self.decode(z))
         self.train(was)
-        return img
+        return img.to(x.device)
 
 
 class AE(_Base):
@@ -265,8 +265,12 @@ class VAE(_Base):
         """Draw z ~ N(prior_mu, exp(prior_logvar)) and decode; ``mean=True`` returns E[x|z]."""
         was = self.training
         self.eval()
+        # z is drawn on the CPU (the same samples on every device), decoded where the model is,
+        # and returned on the CPU, ready for plots.
+        dev = next(self.parameters()).device
         z = prior_mu + math.exp(0.5 * prior_logvar) * torch.randn(n, self.config.latent_dim, generator=generator)
-        params = self.decode(z)
+        params = self.decode(z.to(dev))
+        params = params.cpu() if torch.is_tensor(params) else tuple(t.cpu() for t in params)
         if mean:
             out = self.mean_image(params)
         elif self.config.decoder == "bernoulli":
