@@ -138,3 +138,26 @@ def test_pick_device():
     if not torch.cuda.is_available():
         with pytest.raises(ValueError, match="no CUDA GPU"):
             precision.pick_device("cuda")
+
+
+def test_cosine_schedule_decays_the_learning_rate_to_a_twentieth(monkeypatch):
+    from vae_teach import train
+
+    seen = {}
+    real = train.make_adam
+
+    def spy(params, **kw):
+        seen["opt"] = real(params, **kw)
+        return seen["opt"]
+
+    monkeypatch.setattr(train, "make_adam", spy)
+    lrs = []
+    x = _toy(256)
+    torch.manual_seed(0)
+    fit(build_model(latent_dim=2, hidden=(16,)), x, None, epochs=2, batch_size=64, lr=1e-2, lr_schedule="cosine",
+        callback=lambda e, m, h: lrs.append(seen["opt"].param_groups[0]["lr"]))
+    # 8 steps in all; the last step runs at t = 7/8 of the way: lr/20 + (lr - lr/20) (1 + cos(7 pi / 8)) / 2
+    expect = 1e-2 / 20 + (1e-2 - 1e-2 / 20) * 0.5 * (1 + math.cos(math.pi * 7 / 8))
+    assert lrs[0] > lrs[1] and math.isclose(lrs[1], expect, rel_tol=1e-9)
+    with pytest.raises(ValueError, match="lr_schedule"):
+        fit(build_model(latent_dim=2, hidden=(16,)), x, None, epochs=1, lr_schedule="step")

@@ -28,15 +28,18 @@ def _train(args: argparse.Namespace) -> int:
     from . import plots
     from .data import load_mnist
     from .models import build_model, count_parameters
+    from .precision import pick_device, resolve_precision
     from .train import TrainingDiverged, fit, save_checkpoint
 
     x, _ = load_mnist(True, args.data)
     xt, _ = load_mnist(False, args.data)
     if args.limit:  # 0 = all (validated >= 0 before we get here)
         x, xt = x[:args.limit], xt[:args.limit]
-    model = build_model(arch=args.arch, latent_dim=args.latent, hidden=tuple(args.hidden))
+    device = pick_device(args.device)
+    model = build_model(arch=args.arch, latent_dim=args.latent, hidden=tuple(args.hidden)).to(device)
     print(f"{args.arch.upper()} VAE, latent {args.latent}, {count_parameters(model):,} parameters; "
           f"continuous MNIST, BCE summed over pixels + KL, nats per image")
+    print(f"device {device}, precision {resolve_precision(args.precision, device)} (asked: {args.precision})")
 
     def report(epoch, _model, hist):
         print(f"epoch {epoch:3d}  train {hist.train_loss[-1]:8.2f}  test {hist.test_loss[-1]:8.2f}  "
@@ -45,7 +48,7 @@ def _train(args: argparse.Namespace) -> int:
     out = Path(args.out)  # checked to be a writable folder before loading anything
     try:
         hist = fit(model, x, xt, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
-                   seed=args.seed, callback=report)
+                   seed=args.seed, callback=report, precision=args.precision)
     except TrainingDiverged as err:
         save_checkpoint(out / "checkpoint_diverged.pt", model, err.history)
         print(f"error: {err}\nThe last finite model was saved to {out / 'checkpoint_diverged.pt'}", file=sys.stderr)
@@ -119,6 +122,9 @@ def main(argv: list[str] | None = None) -> int:
     t.add_argument("--seed", type=int, default=1)
     t.add_argument("--data", default=None, help="data root (default: $VAE_TEACH_DATA, else ./data)")
     t.add_argument("--out", default="runs/vae")
+    t.add_argument("--precision", choices=["auto", "fp32", "bf16"], default="auto",
+                   help="auto: bf16 autocast where the hardware has native bf16, else fp32")
+    t.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto", help="auto: cuda if available")
     t.add_argument("--limit", type=_at_least(0, " (0 = all images; N > 0 = the first N)"), default=0, help="use only the first N train and test images (quick tries)")
     b = sub.add_parser("bench", help="benchmark the training engine against a DataLoader loop")
     b.add_argument("--epochs", type=_at_least(1), default=10)
