@@ -65,34 +65,6 @@ def test_classifier_reaches_99_percent_mnist_test_accuracy():
     assert fid.accuracy(fid.load_classifier("mnist"), x, y) >= 0.99
 
 
-def test_classifier_checkpoint_has_a_checksum_and_a_corrupt_file_is_retrained(tmp_path, monkeypatch):
-    import vae_teach.fid as F
-
-    # Train-free: pretend training gives a fixed fresh model, and count the calls.
-    calls = []
-
-    def fake_train(dataset="mnist", root=None, **kw):
-        calls.append(dataset)
-        torch.manual_seed(len(calls))
-        return F.MNISTClassifier(dataset).eval()
-
-    monkeypatch.setenv(F.CACHE_ENV, str(tmp_path))
-    monkeypatch.setattr(F, "train_classifier", fake_train)
-    # train in this process (the real code trains in a child process, where the fake is not seen)
-    monkeypatch.setattr(F, "_train_in_child", lambda dataset, path, root=None: F._train_and_cache(dataset, path, root))
-    monkeypatch.setattr(F, "_CLASSIFIERS", {})
-    F.load_classifier("mnist")
-    ckpt = next(tmp_path.glob("classifier_mnist_*.pt"))
-    assert (tmp_path / (ckpt.name + ".sha256")).read_text().split()[0] == F._sha256(ckpt)
-    monkeypatch.setattr(F, "_CLASSIFIERS", {})
-    F.load_classifier("mnist")                    # valid cache: no retraining
-    assert calls == ["mnist"]
-    ckpt.write_bytes(ckpt.read_bytes()[:-10] + b"0123456789")  # corrupt it
-    monkeypatch.setattr(F, "_CLASSIFIERS", {})
-    F.load_classifier("mnist")
-    assert calls == ["mnist", "mnist"]            # checksum mismatch -> retrained
-
-
 def test_classifier_features_have_the_documented_shapes():
     clf = fid.MNISTClassifier()
     x = torch.rand(3, 1, 28, 28)

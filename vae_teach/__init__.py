@@ -13,11 +13,15 @@ module         chapters   what it holds
 ``kl``         3, 6       closed-form and Monte Carlo KL for diagonal Gaussians
 ``losses``     3, 9       BCE, MSE, MAE, Gaussian NLL, perceptual; negative ELBO
 ``train``      5          ``fit``, checkpoints, divergence guard
+``precision``  5          mixed precision (bf16 autocast, fp32 master weights), devices
 ``evaluate``   5, 7, 11   negative ELBO, IWAE bound, active units
 ``fid``        10         Frechet distance, feature extractors
 ``plots``      all        grids, reconstructions, latent maps, curves
 ``widgets``    5, 7       ipywidgets explorers with static fallbacks
 ``checks``     exercises  exercise checkers
+``zoo``        5, 8-10    models trained once at full budget, shipped (safetensors + manifest)
+``validate``   all        input validation: clear errors at the package's boundaries
+``tools``      (dev)      benchmarks, notebook execution, the pytest plugin
 =============  =========  ==============================================================
 
 Units: every loss is in nats per image (sum over pixels and latent dimensions, mean over images).

@@ -137,6 +137,9 @@ def main(argv: list[str] | None = None) -> int:
     b.add_argument("--k", type=_at_least(1), default=5000)
     b.add_argument("--nll-test-images", type=_at_least(1), default=None, help="evaluate on the first N test images (default: all)")
     b.add_argument("--out", default="BENCHMARKS.md")
+    from .zoo.__main__ import add_parser as _zoo_parser
+
+    _zoo_parser(sub)
     try:
         args = p.parse_args(argv)
         if args.cmd == "train":
@@ -146,6 +149,10 @@ def main(argv: list[str] | None = None) -> int:
     # Errors in what the user gave (a missing data folder, a bad value the package refuses) print
     # one "error: ..." line and exit 2, not a traceback; a bug in the package still shows its traceback.
     try:
+        if args.cmd == "zoo":
+            from .zoo.__main__ import run as _zoo
+
+            return _zoo(args)
         return _train(args) if args.cmd == "train" else _bench(args)
     except (OSError, ValueError, TypeError) as e:
         print(f"error: {e}", file=sys.stderr)

@@ -16,16 +16,13 @@ extractor, so always say which one:
   ``$TORCH_HOME/hub/checkpoints/pt_inception-2015-12-05-6726825d.pth`` on disk; this module never
   downloads it.
 
-The classifier is trained deterministically on first use (3 epochs, well under a minute of CPU) and
-cached under ``$VAE_TEACH_CACHE`` (default ``~/.cache/vae_teach``) with a sha256 file; a checkpoint
-whose checksum does not match is discarded and retrained.
+The classifiers are zoo models (``vae_teach.zoo``: "mnist_classifier", "fashion_classifier"):
+trained once by :func:`train_classifier`, shipped with the package as safetensors weights and
+checked against the manifest's sha256 when loaded. No chapter trains them on the reader's machine,
+so every Frechet classifier distance is computed with the same network everywhere.
 """
 from __future__ import annotations
 
-import hashlib
-import os
-import subprocess
-import sys
 import warnings
 from pathlib import Path
 
@@ -35,18 +32,15 @@ from torch import nn
 
 from . import data as _data
 from ._progress import progress
-from .validate import atomic_write
 
-CACHE_ENV = "VAE_TEACH_CACHE"
 INCEPTION_FILE = "pt_inception-2015-12-05-6726825d.pth"
 INCEPTION_URL = ("https://github.com/mseitzer/pytorch-fid/releases/download/fid_weights/" + INCEPTION_FILE)
 DATASETS = ("mnist", "fashion")
 EXTRACTORS = ("classifier", "inception")
-CLASSIFIER_VERSION = 1
 # Pixel statistics of MNIST / Fashion-MNIST training images; the classifier normalises inside.
 _NORM = {"mnist": (0.1307, 0.3081), "fashion": (0.2860, 0.3530)}
 
-_CLASSIFIERS: dict[tuple[str, str], "MNISTClassifier"] = {}
+_CLASSIFIERS: dict[str, "MNISTClassifier"] = {}
 _REF_STATS: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
 
 
@@ -172,16 +166,6 @@ class MNISTClassifier(nn.Module):
         return self.head(self.features(x))
 
 
-def cache_dir() -> Path:
-    """``$VAE_TEACH_CACHE`` if set, else ``~/.cache/vae_teach``."""
-    env = os.environ.get(CACHE_ENV)
-    return Path(env) if env else Path.home() / ".cache" / "vae_teach"
-
-
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def _load_images(dataset: str, train: bool, root=None):
     if dataset not in DATASETS:
         raise ValueError(f"dataset must be one of {DATASETS}, got {dataset!r}")
@@ -224,74 +208,17 @@ def accuracy(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, batch
 
 
 def load_classifier(dataset: str = "mnist", root=None) -> MNISTClassifier:
-    """The package's feature classifier for ``dataset``: loaded from the cache, or trained and cached.
-
-    Neither path touches the caller's random stream (building a module draws initial weights), so a
-    notebook gives the same numbers whether or not the classifier was already cached.
-    """
-    with torch.random.fork_rng(devices=[]):
-        return _load_classifier(dataset, root)
-
-
-def _read_cached(path: Path, sums: Path, dataset: str) -> MNISTClassifier | None:
-    """The cached classifier if its file matches its sha256 checksum, else None."""
-    if not (path.exists() and sums.exists() and sums.read_text().split()[0] == _sha256(path)):
-        return None
-    try:
-        model = MNISTClassifier(dataset)
-        model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
-        return model
-    except Exception:  # checksum matches but the file is unusable: retrain
-        return None
-
-
-def _train_and_cache(dataset: str, path: Path, root=None) -> None:
-    """Train the classifier (seed 0) and write it and its sha256 checksum next to each other."""
-    model = train_classifier(dataset, root)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write(path, lambda tmp: torch.save(model.state_dict(), tmp))
-    digest = f"{_sha256(path)}  {path.name}\n"
-    atomic_write(path.with_name(path.name + ".sha256"), lambda tmp: Path(tmp).write_text(digest))
-
-
-def _train_in_child(dataset: str, path: Path, root=None) -> None:
-    """Run :func:`_train_and_cache` in a fresh Python process (``python -m vae_teach.fid train-classifier``)."""
-    cmd = [sys.executable, "-m", "vae_teach.fid", "train-classifier", dataset, str(path)]
-    if root is not None:
-        cmd.append(str(root))
-    done = subprocess.run(cmd, capture_output=True, text=True)
-    if done.returncode != 0:
-        raise RuntimeError(f"training the {dataset} feature classifier failed:\n{done.stderr[-3000:]}")
-
-
-def _load_classifier(dataset: str = "mnist", root=None) -> MNISTClassifier:
-    """The package's classifier for ``dataset`` ("mnist" or "fashion"), frozen, in eval mode.
-
-    Loaded from the cache if its sha256 matches the stored checksum; otherwise trained (seed 0)
-    and cached. Kept in memory for the rest of the process.
+    """The package's feature classifier for ``dataset`` ("mnist" or "fashion"), frozen, in eval mode:
+    the zoo model ``f"{dataset}_classifier"`` (verified against the zoo manifest; never trained here).
+    ``root`` is accepted for compatibility and unused: no data are needed to load it.
     """
     if dataset not in DATASETS:
         raise ValueError(f"dataset must be one of {DATASETS}, got {dataset!r}")
-    folder = cache_dir()
-    key = (dataset, str(folder))
-    if key in _CLASSIFIERS:
-        return _CLASSIFIERS[key]
-    path = folder / f"classifier_{dataset}_v{CLASSIFIER_VERSION}.pt"
-    sums = path.with_name(path.name + ".sha256")
-    model = _read_cached(path, sums, dataset)
-    if model is None:
-        # Train in a child process and read the result back from the cache, so the caller's
-        # process is left exactly as after a cache hit (same random stream, same allocations):
-        # a notebook then prints the same numbers on a fresh machine as on a warm one.
-        _train_in_child(dataset, path, root)
-        model = _read_cached(path, sums, dataset)
-        if model is None:
-            raise RuntimeError(f"the classifier trained for {dataset} could not be read back from {path}")
-    model.eval()
-    for p in model.parameters():
-        p.requires_grad_(False)
-    _CLASSIFIERS[key] = model
-    return model
+    if dataset not in _CLASSIFIERS:
+        from . import zoo
+
+        _CLASSIFIERS[dataset] = zoo.load(f"{dataset}_classifier")
+    return _CLASSIFIERS[dataset]
 
 
 # --------------------------------------------------------------------------------------------
@@ -374,7 +301,7 @@ def reference_statistics(dataset: str = "mnist", train: bool = False, extractor:
 
     Default reference: the test set (10,000 images); ``n`` keeps its first n images.
     """
-    key = (dataset, train, extractor, n, str(cache_dir()))
+    key = (dataset, train, extractor, n)
     if key not in _REF_STATS:
         x, _ = _load_images(dataset, train, root)
         if n is not None:
@@ -402,9 +329,3 @@ def fid(samples: torch.Tensor, reference: torch.Tensor | str | None = None, extr
         mu2, s2 = feature_statistics(extract_features(reference, extractor, dataset, root=root))
     mu1, s1 = feature_statistics(extract_features(samples, extractor, dataset, root=root))
     return frechet_distance(mu1, s1, mu2, s2)
-
-
-if __name__ == "__main__":  # python -m vae_teach.fid train-classifier DATASET PATH [ROOT]
-    if len(sys.argv) < 4 or sys.argv[1] != "train-classifier":
-        raise SystemExit("usage: python -m vae_teach.fid train-classifier DATASET PATH [ROOT]")
-    _train_and_cache(sys.argv[2], Path(sys.argv[3]), sys.argv[4] if len(sys.argv) > 4 else None)

@@ -18,21 +18,3 @@ def pytest_configure(config) -> None:
         shared = Path(str(config.rootpath)).parent / "shared" / "data"
         if shared.is_dir():
             os.environ["VAE_TEACH_DATA"] = str(shared.resolve())
-
-
-def pytest_collection_finish(session) -> None:
-    """Before any notebook runs, make sure the FID feature classifier is in the cache.
-
-    The chapters were executed, and their outputs stored, with the classifier already cached; the
-    first use on a fresh machine trains it (about half a minute). Doing that here, once, means every
-    notebook kernel starts from the same state as when its outputs were stored.
-    """
-    if not any(str(item.fspath).endswith(".ipynb") for item in session.items):
-        return
-    try:
-        from vae_teach import fid
-        from vae_teach.data import DataNotFoundError
-
-        fid.load_classifier("mnist")
-    except DataNotFoundError:
-        pass  # no data: the notebooks will report it themselves

@@ -1,0 +1,56 @@
+"""The model zoo: models trained once at full budget with the package's own code, shipped as
+safetensors weights with a manifest, and loaded by name in the chapters.
+
+    model = vae_teach.zoo.load("mnist_classifier")     # verified: sha256 and spec unchanged
+
+``python -m vae_teach zoo list | train NAME... | train --all | verify [--retrain NAME]``.
+Evaluating fixed weights prints the same rounded numbers on every machine, which training does not.
+"""
+from __future__ import annotations
+
+from . import specs, store
+from .specs import SPECS, Spec
+
+__all__ = ["load", "entry", "SPECS", "Spec", "ZooError"]
+
+
+class ZooError(RuntimeError):
+    """A zoo file is missing, corrupt or stale; the message names the file and the command that fixes it."""
+
+
+def entry(name: str) -> dict:
+    """The manifest entry of ``name`` (how it was trained: epochs, minutes, CPU, precision, metrics, history)."""
+    spec = specs.get(name)
+    manifest = store.read_manifest()
+    if name not in manifest:
+        raise ZooError(f"the zoo manifest {store.MANIFEST} has no entry for {name!r}: train it with "
+                       f"`python -m vae_teach zoo train {name}`")
+    e = manifest[name]
+    if e.get("spec") != spec.digest():
+        raise ZooError(f"{store.weights_path(name)} is stale: it was trained from spec {e.get('spec')}, but the "
+                       f"registry's spec for {name!r} is now {spec.digest()}; retrain it with "
+                       f"`python -m vae_teach zoo train {name}`")
+    return e
+
+
+def load(name: str):
+    """The zoo model ``name`` in eval mode, frozen, after checking its file's sha256 against the manifest
+    and that its spec has not changed since training. Nothing is downloaded."""
+    from .build import build
+
+    e = entry(name)
+    path = store.weights_path(name)
+    if not path.exists():
+        raise ZooError(f"the weights file {path} is missing: retrain it with `python -m vae_teach zoo train {name}` "
+                       "(or reinstall the package, which ships it)")
+    digest = store.sha256(path)
+    if digest != e["sha256"]:
+        raise ZooError(f"{path} is corrupt or was changed: its sha256 is {digest[:16]}..., the manifest expects "
+                       f"{e['sha256'][:16]}...; retrain it with `python -m vae_teach zoo train {name}` "
+                       "(or reinstall the package)")
+    model = build(specs.get(name))
+    model.load_state_dict(store.load_weights(path))
+    model.eval()
+    for p in model.parameters():
+        p.requires_grad_(False)
+    return model

@@ -1,0 +1,106 @@
+"""Train a zoo spec with the package's own code, measure it, write weights + manifest; verify (``zoo verify``)."""
+from __future__ import annotations
+
+import platform
+import time
+
+import torch
+
+from .. import data as _data
+from . import specs, store
+
+# Metrics are stored rounded; `verify` recomputes them from the shipped weights and must match to this
+# many decimals (evaluation of fixed weights in fp32 is stable across machines far below that).
+DECIMALS = 4
+
+
+def build(spec: specs.Spec) -> torch.nn.Module:
+    """An untrained model of the spec's architecture (the shape the weights load into)."""
+    if spec.kind == "classifier":
+        from ..fid import MNISTClassifier
+
+        return MNISTClassifier(spec.dataset)
+    from ..models import build_model
+
+    return build_model(kind=spec.kind, **spec.model)
+
+
+def _images(spec: specs.Spec, train: bool):
+    load = _data.load_mnist if spec.dataset == "mnist" else _data.load_fashion_mnist
+    return load(train)
+
+
+def metrics(spec: specs.Spec, model: torch.nn.Module) -> dict:
+    """The test metrics the manifest records (and `verify` recomputes), rounded to DECIMALS."""
+    x, y = _images(spec, False)
+    if spec.kind == "classifier":
+        from ..fid import accuracy
+
+        return {"test accuracy": round(accuracy(model, x, y), DECIMALS)}
+    from ..evaluate import negative_elbo
+
+    if spec.data == "dynamic":
+        x = _data.binarize_static(x, seed=0)
+    return {"test negative ELBO (nats/image)": round(negative_elbo(model, x), DECIMALS)}
+
+
+def _cpu() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def train(name: str) -> dict:
+    """Train ``name`` from scratch per its spec, save its weights and manifest entry; returns the entry."""
+    spec = specs.get(name)
+    t0 = time.perf_counter()
+    if spec.kind == "classifier":
+        from ..fid import train_classifier
+
+        r = spec.recipe
+        model = train_classifier(spec.dataset, epochs=r["epochs"], batch_size=r["batch_size"], lr=r["lr"],
+                                 seed=spec.seed)
+        history, ran = None, "fp32"
+    else:
+        from ..train import fit
+
+        x, _ = _images(spec, True)
+        xt, _ = _images(spec, False)
+        torch.manual_seed(spec.seed)
+        model = build(spec)
+        hist = fit(model, x, xt, seed=spec.seed, precision=spec.precision,
+                   binarize="dynamic" if spec.data == "dynamic" else None, desc=name,
+                   **spec.objective, **spec.recipe)
+        history, ran = hist.to_dict(), hist.precision
+    seconds = time.perf_counter() - t0
+    model.eval()
+    path = store.save_weights(name, model.state_dict())
+    entry = {"spec": spec.digest(), "sha256": store.sha256(path), "bytes": path.stat().st_size,
+             "epochs": spec.recipe.get("epochs"), "train seconds": round(seconds, 1), "cpu": _cpu(),
+             "threads": torch.get_num_threads(), "torch": torch.__version__, "precision": ran,
+             "metrics": metrics(spec, model), "history": history}
+    store.write_entry(name, entry)
+    return entry
+
+
+def verify(names: list[str] | None = None) -> list[str]:
+    """Recompute each model's test metrics from the shipped weights; returns the mismatches (empty: all good)."""
+    from . import load
+
+    problems = []
+    for name in names or list(specs.SPECS):
+        try:
+            model = load(name)
+        except Exception as e:  # missing / corrupt / stale: report, go on with the others
+            problems.append(f"{name}: {e}")
+            continue
+        want = store.read_manifest()[name]["metrics"]
+        got = metrics(specs.get(name), model)
+        if got != want:
+            problems.append(f"{name}: recomputed {got}, manifest says {want}")
+    return problems
