@@ -172,3 +172,34 @@ def test_references_come_from_the_package_modules_of_the_chapters():
     assert torch.allclose(checks._e_step(x, w, m, v), TASKS["e_step"].reference(x, w, m, v))
     assert abs(checks._gmm_ll_local(x, w, m, v) - TASKS["gmm_log_likelihood"].reference(x, w, m, v)) < 1e-9
     assert abs(checks._frechet_local(*args) - fid.frechet_distance(*args)) < 1e-9
+
+
+@pytest.mark.parametrize("in_thread", [False, True], ids=["main thread (timer signal)", "other thread (abandoned worker)"])
+def test_a_function_that_never_returns_is_stopped_with_a_clear_message(monkeypatch, in_thread):
+    import threading
+
+    monkeypatch.setattr(checks, "TIME_LIMIT", 0.3)
+    task = next(t for t in FUNCTION_TASKS)
+
+    stop = threading.Event()  # ends the abandoned worker after the test (a real never-ending one would spin on)
+
+    def forever(*args):
+        while not stop.is_set():
+            stop.wait(0.01)
+
+    caught = {}
+
+    def run():
+        try:
+            getattr(checks, f"check_{task.name}")(forever)
+        except CheckFailed as e:
+            caught["msg"] = str(e)
+
+    if in_thread:
+        t = threading.Thread(target=run)
+        t.start()
+        t.join(5)
+    else:
+        run()
+    stop.set()
+    assert "did not return within 0.3 s" in caught["msg"]

@@ -25,9 +25,12 @@ the FID tasks) built from fixed seeds, so results are deterministic.
 from __future__ import annotations
 
 import math
+import signal
 import sys
+import threading
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
+
 
 import numpy as np
 import torch
@@ -162,9 +165,53 @@ def _fail(task: Task, message: str) -> CheckFailed:
     return CheckFailed(f"{task.name}: {message}")
 
 
+TIME_LIMIT = 10.0  # seconds for one call of the student's function: every task's cases take milliseconds
+
+
+class _TimeLimit(Exception):
+    pass
+
+
+def _with_time_limit(fn: Callable, args: tuple, seconds: float) -> Any:
+    """``fn(*args)``, stopped after ``seconds``. In a notebook (the main thread, on Linux / macOS / Colab)
+    a timer signal interrupts the student's code itself; elsewhere (Windows, other threads) the call
+    runs in a daemon thread that is abandoned after the limit."""
+    if hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread():
+        def stop(signum, frame):
+            raise _TimeLimit()
+
+        previous = signal.signal(signal.SIGALRM, stop)
+        signal.setitimer(signal.ITIMER_REAL, seconds)
+        try:
+            return fn(*args)
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, previous)
+    box: dict = {}
+
+    def target():
+        try:
+            box["out"] = fn(*args)
+        except BaseException as e:  # noqa: BLE001 - handed back to the caller below
+            box["err"] = e
+
+    worker = threading.Thread(target=target, daemon=True)
+    worker.start()
+    worker.join(seconds)
+    if worker.is_alive():
+        raise _TimeLimit()
+    if "err" in box:
+        raise box["err"]
+    return box["out"]
+
+
 def _call(task: Task, fn: Callable, args: tuple) -> Any:
     try:
-        return fn(*_fresh(args))
+        return _with_time_limit(fn, _fresh(args), TIME_LIMIT)
+    except _TimeLimit:
+        raise _fail(task, f"your function did not return within {TIME_LIMIT:g} s on a small test case (the "
+                          "reference takes milliseconds): look for a loop that never ends, e.g. a `while` whose "
+                          "condition never changes, or a loop over a huge range.") from None
     except NotImplementedError:
         raise
     except Exception as e:  # noqa: BLE001 - report whatever the student's code raised
