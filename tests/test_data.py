@@ -42,6 +42,7 @@ def test_load_is_cached_in_memory_and_returns_a_copy_an_edit_cannot_poison():
 def test_missing_data_error_names_folder_variable_and_files(tmp_path, monkeypatch):
     monkeypatch.delenv("VAE_TEACH_DATA", raising=False)
     monkeypatch.chdir(tmp_path)
+    (tmp_path / "data").mkdir()  # ./data exists: it is the root (else the per-user cache folder)
     with pytest.raises(DataNotFoundError) as err:
         load_mnist(train=True)
     msg = str(err.value)
@@ -54,6 +55,9 @@ def test_data_root_order(monkeypatch, tmp_path):
     assert data.data_root() == tmp_path
     assert data.data_root("elsewhere") == type(tmp_path)("elsewhere")
     monkeypatch.delenv("VAE_TEACH_DATA")
+    monkeypatch.chdir(tmp_path)
+    assert "vae_teach" in str(data.data_root())   # no ./data here: the per-user cache folder
+    (tmp_path / "data").mkdir()
     assert str(data.data_root()) == "data"
 
 

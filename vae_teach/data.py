@@ -4,8 +4,10 @@ Taught in chapters 1, 5 and 8. Images are float32 ``[N, 1, 28, 28]`` in ``[0, 1]
 labels int64 ``[N]``. Batching indexes a shuffled permutation of the whole tensor, which
 is several times faster on a CPU than a ``DataLoader`` that converts one PIL image at a time.
 
-Data root, in order: the ``root`` argument, ``$VAE_TEACH_DATA``, ``./data``. The folder
-uses torchvision's layout (``MNIST/raw/train-images-idx3-ubyte`` ...).
+Data root, in order: the ``root`` argument, ``$VAE_TEACH_DATA``, ``./data`` if that folder exists,
+else a per-user cache folder (printed when first used). The folder uses torchvision's layout
+(``MNIST/raw/train-images-idx3-ubyte`` ...). Missing files are downloaded and verified
+(:mod:`vae_teach.download`) unless ``VAE_TEACH_OFFLINE=1`` or ``download=False``.
 """
 from __future__ import annotations
 
@@ -31,11 +33,18 @@ class DataNotFoundError(FileNotFoundError):
 
 
 def data_root(root: str | os.PathLike | None = None) -> Path:
-    """Resolve the data root: argument, else ``$VAE_TEACH_DATA``, else ``./data``."""
+    """Resolve the data root: argument, else ``$VAE_TEACH_DATA``, else ``./data`` if it exists, else
+    the per-user cache folder (``pooch.os_cache("vae_teach")``, e.g. ``~/.cache/vae_teach``)."""
     if root is not None:
         return Path(root)
     env = os.environ.get(DATA_ENV)
-    return Path(env) if env else Path("data")
+    if env:
+        return Path(env)
+    if Path("data").is_dir():
+        return Path("data")
+    import pooch
+
+    return Path(pooch.os_cache("vae_teach"))
 
 
 def _read_idx(path: Path, expected_dims: int) -> np.ndarray:
@@ -58,15 +67,19 @@ def _read_idx(path: Path, expected_dims: int) -> np.ndarray:
     return np.frombuffer(raw, dtype=np.uint8, offset=start).reshape(dims)
 
 
-def _download(name: str, root: Path) -> None:
-    import torchvision
-
-    cls = torchvision.datasets.MNIST if name == "mnist" else torchvision.datasets.FashionMNIST
-    cls(str(root), train=True, download=True)
-    cls(str(root), train=False, download=True)
+_ANNOUNCED: set[str] = set()
 
 
-def _load(name: str, train: bool, root: str | os.PathLike | None, download: bool) -> tuple[torch.Tensor, torch.Tensor]:
+def _download(name: str, folder: Path, files: list[str]) -> None:
+    from .download import fetch
+
+    if str(folder) not in _ANNOUNCED:  # say once where the data go
+        print(f"downloading {_FOLDERS[name]} into {folder.resolve()} (checked against sha256)", flush=True)
+        _ANNOUNCED.add(str(folder))
+    fetch(name, files, folder)
+
+
+def _load(name: str, train: bool, root: str | os.PathLike | None, download: bool | None) -> tuple[torch.Tensor, torch.Tensor]:
     base = data_root(root)
     folder = base / _FOLDERS[name] / "raw"
     img_name, lab_name = _FILES[train]
@@ -75,15 +88,22 @@ def _load(name: str, train: bool, root: str | os.PathLike | None, download: bool
         return _copies(_CACHE[key])
     paths = [folder / img_name, folder / lab_name]
     if not all(p.exists() for p in paths):
-        if download:
-            _download(name, base)
+        from .download import OFFLINE_ENV, offline
+
+        if download is True and offline():
+            raise DataNotFoundError(f"download=True, but {OFFLINE_ENV}=1 forbids the network; unset it, or put the "
+                                    f"files in {folder.resolve()}")
+        if download is True or (download is None and not offline()):
+            _download(name, folder, [p.name for p in paths if not p.exists()])
         if not all(p.exists() for p in paths):
+            why = (f" {OFFLINE_ENV}=1 forbids downloading them." if offline() else
+                   " download=False was passed." if download is False else "")
             raise DataNotFoundError(
                 f"{_FOLDERS[name]} not found. Searched folder: {folder.resolve()} "
-                f"(data root from the `root` argument, else ${DATA_ENV}, else ./data). "
+                f"(data root from the `root` argument, else ${DATA_ENV}, else ./data, else the user cache). "
                 f"Expected files: {img_name}, {lab_name} "
-                f"(uncompressed IDX, torchvision layout <root>/{_FOLDERS[name]}/raw/). "
-                f"Set {DATA_ENV} to the folder that holds {_FOLDERS[name]}/, or call with download=True when online.")
+                f"(uncompressed IDX, torchvision layout <root>/{_FOLDERS[name]}/raw/).{why} "
+                f"Set {DATA_ENV} to the folder that holds {_FOLDERS[name]}/, or allow the download (unset {OFFLINE_ENV}).")
     images = _read_idx(paths[0], 3)
     labels = _read_idx(paths[1], 1)
     if images.shape[0] != labels.shape[0] or images.shape[1:] != (28, 28):
@@ -104,17 +124,18 @@ def _copies(pair: tuple[torch.Tensor, torch.Tensor]) -> tuple[torch.Tensor, torc
 
 
 def load_mnist(train: bool = True, root: str | os.PathLike | None = None,
-               download: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+               download: bool | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """MNIST as ``(images, labels)``: float32 ``[N, 1, 28, 28]`` in [0, 1] and int64 ``[N]``.
 
     Continuous MNIST (pixel / 255). Read from disk once per process and cached in memory; each call
-    returns a fresh copy, so editing the result in place does not change later calls. ``download=True`` lets torchvision fetch the files when online.
+    returns a fresh copy, so editing the result in place does not change later calls. Missing files
+    are downloaded and verified (``download=None``: unless ``VAE_TEACH_OFFLINE=1``; ``False``: never).
     """
     return _load("mnist", train, root, download)
 
 
 def load_fashion_mnist(train: bool = True, root: str | os.PathLike | None = None,
-                       download: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+                       download: bool | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """Fashion-MNIST as ``(images, labels)``, same format as :func:`load_mnist` (chapter 8)."""
     return _load("fashion", train, root, download)
 

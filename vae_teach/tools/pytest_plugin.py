@@ -2,6 +2,7 @@
 
 * ``VAE_TEACH_QUIET=1``: no progress bars, so stored notebook outputs compare exactly.
 * ``VAE_TEACH_DATA``: defaults to ``../shared/data`` (this project's machines) when that exists.
+* ``VAE_TEACH_OFFLINE=1``: tests never use the network (missing data give a clear error, no download).
 * ``MPLBACKEND=Agg`` and one seed policy are set by the notebooks themselves.
 Kernels started by nbval inherit this process's environment.
 """
@@ -13,6 +14,7 @@ from pathlib import Path
 
 def pytest_configure(config) -> None:
     os.environ.setdefault("VAE_TEACH_QUIET", "1")
+    os.environ.setdefault("VAE_TEACH_OFFLINE", "1")
     os.environ.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
     if "VAE_TEACH_DATA" not in os.environ:
         shared = Path(str(config.rootpath)).parent / "shared" / "data"
