@@ -161,3 +161,13 @@ def test_cosine_schedule_decays_the_learning_rate_to_a_twentieth(monkeypatch):
     assert lrs[0] > lrs[1] and math.isclose(lrs[1], expect, rel_tol=1e-9)
     with pytest.raises(ValueError, match="lr_schedule"):
         fit(build_model(latent_dim=2, hidden=(16,)), x, None, epochs=1, lr_schedule="step")
+
+
+def test_feature_extraction_accepts_an_extractor_without_parameters():
+    from vae_teach.fid import extract_features
+
+    class Flat(torch.nn.Module):
+        def features(self, x):
+            return x.flatten(1)[:, :5]
+
+    assert extract_features(torch.rand(3, 1, 28, 28), Flat()).shape == (3, 5)

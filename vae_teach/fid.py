@@ -32,6 +32,7 @@ from torch import nn
 
 from . import data as _data
 from ._progress import progress
+from .precision import model_device
 
 INCEPTION_FILE = "pt_inception-2015-12-05-6726825d.pth"
 INCEPTION_URL = ("https://github.com/mseitzer/pytorch-fid/releases/download/fid_weights/" + INCEPTION_FILE)
@@ -290,7 +291,7 @@ def extract_features(images: torch.Tensor, extractor: str | nn.Module = "classif
     net = get_extractor(extractor, dataset, root) if isinstance(extractor, str) else extractor
     net.eval()
     n_batches = -(-images.shape[0] // batch_size)
-    dev = next(net.parameters()).device  # features computed where the extractor is, returned on the CPU
+    dev = model_device(net)  # features computed where the extractor is (cpu if it has no parameters), returned on the CPU
     return torch.cat([net.features(xb.to(dev)).cpu() for xb in progress(_data.batches(images, batch_size, shuffle=False),
                                                              total=n_batches, desc="features")])
 
