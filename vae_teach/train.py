@@ -1,4 +1,4 @@
-"""The training engine: one ``fit`` for autoencoders and VAEs, checkpoints (chapter 5).
+"""The training engine: one ``fit`` for autoencoders and VAEs (chapter 5). Checkpoints: :mod:`vae_teach.checkpoints`.
 
 Data stay in memory; each epoch indexes a seeded permutation (see :func:`vae_teach.data.batches`).
 The objective is :func:`vae_teach.losses.loss_terms`: negative ELBO (recon + beta * KL) for a
@@ -14,10 +14,8 @@ import copy
 import functools
 import inspect
 import math
-import os
 import time
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -25,12 +23,9 @@ import torch
 from . import data as _data
 from ._progress import progress
 from .losses import Recon, loss_terms
-from .models import ModelConfig, build_model
+from .checkpoints import CHECKPOINT_VERSION, load_checkpoint, save_checkpoint  # noqa: F401 (re-exported)
 from .precision import autocast, model_device, resolve_precision
-from .validate import atomic_write, finite, integer, real_number
-
-CHECKPOINT_VERSION = 1
-
+from .validate import finite, integer, real_number
 
 class TrainingDiverged(RuntimeError):
     """The loss became NaN or infinite. ``history`` holds the epochs completed before it."""
@@ -306,100 +301,6 @@ def fit(model, train_images: torch.Tensor, test_images: torch.Tensor | None = No
             break
     model.eval()
     return hist
-
-
-def _plain(value, where: str):
-    """``value`` as types a weights-only ``torch.load`` accepts; numpy scalars / arrays are converted.
-
-    Done before writing, so a checkpoint that saves is one that loads: numpy scalars become Python
-    numbers, numpy arrays become tensors; anything else unknown is refused, naming its key.
-    """
-    if isinstance(value, np.generic):  # first: np.float64 is also a float, but not loadable
-        return value.item()
-    if value is None or isinstance(value, (bool, int, float, str)):
-        return value
-    if isinstance(value, np.ndarray):
-        return torch.from_numpy(np.array(value))
-    if torch.is_tensor(value):
-        return value.detach().cpu()
-    if isinstance(value, (list, tuple)):
-        out = [_plain(v, f"{where}[{i}]") for i, v in enumerate(value)]
-        return out if isinstance(value, list) else tuple(out)
-    if isinstance(value, dict):
-        bad = [k for k in value if not isinstance(k, (str, int))]
-        if bad:
-            raise TypeError(f"save_checkpoint: {where} has a key {bad[0]!r} of type {type(bad[0]).__name__}; "
-                            "use str or int keys")
-        return {k: _plain(v, f"{where}[{k!r}]") for k, v in value.items()}
-    raise TypeError(f"save_checkpoint: {where} is a {type(value).__name__}, which a checkpoint cannot store "
-                    "safely; store numbers, strings, lists, dicts, tensors or numpy arrays "
-                    "(e.g. convert it with str() or float())")
-
-
-def save_checkpoint(path: str | os.PathLike, model, history: History | None = None, **extra) -> Path:
-    """Save the model's config, weights and (optionally) history and extra metadata to ``path``.
-
-    ``extra``: numbers, strings, lists, dicts, tensors; numpy scalars are stored as Python numbers
-    and numpy arrays as tensors; other types are refused before anything is written. The file is
-    written next to ``path`` and renamed onto it, so a failed save leaves an existing ``path`` intact.
-    """
-    path = Path(path)
-    if path.is_dir():
-        raise IsADirectoryError(f"save_checkpoint: path {path} is a folder; give a file name, e.g. {path / 'model.pt'}")
-    blob = {"version": CHECKPOINT_VERSION, "config": _plain(model.config.to_dict(), "config"),
-            "state_dict": model.state_dict(),
-            "history": _plain(history.to_dict(), "history") if history is not None else None,
-            "extra": _plain(extra, "extra")}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write(path, lambda tmp: torch.save(blob, tmp))
-    return path
-
-
-# Config fields a checkpoint must name: their defaults would silently build a different model
-# (an old file without "decoder" would otherwise load as a Bernoulli decoder). dropout and init
-# only matter for training, so their defaults are safe.
-_REQUIRED_FIELDS = ("kind", "arch", "latent_dim", "hidden", "channels", "decoder", "decoder_logvar", "image_shape")
-
-
-def load_checkpoint(path: str | os.PathLike):
-    """Rebuild a model from :func:`save_checkpoint`'s file. Returns ``(model, history, extra)``.
-
-    Checks the format version (``CHECKPOINT_VERSION``) and that the stored config names every field
-    that shapes the model, so an old or foreign file is refused with a message instead of loading
-    as the wrong model.
-    """
-    path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"no checkpoint at {path.resolve()}")
-    if path.is_dir():
-        raise IsADirectoryError(f"load_checkpoint: {path} is a folder, not a checkpoint file")
-    try:
-        blob = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # truncated or not a torch file
-        raise ValueError(f"{path} is not a readable vae_teach checkpoint ({type(e).__name__}: {str(e)[:300]}); "
-                         "the file may be corrupt or truncated") from None
-    if not isinstance(blob, dict) or "config" not in blob or "state_dict" not in blob:
-        raise ValueError(f"{path} is a torch file but not a vae_teach checkpoint (no 'config'/'state_dict')")
-    version = blob.get("version")
-    if not isinstance(version, int) or isinstance(version, bool) or not 1 <= version <= CHECKPOINT_VERSION:
-        raise ValueError(f"{path} has checkpoint version {version!r}; this vae_teach reads version "
-                         f"1 to {CHECKPOINT_VERSION}. A newer file needs a newer vae_teach (pip install -U vae-teach)")
-    cfg = blob["config"]
-    missing = [k for k in _REQUIRED_FIELDS if k not in cfg]
-    if missing:
-        raise ValueError(f"{path}: its config lacks {missing} (written by an older vae_teach?), so the model "
-                         "cannot be rebuilt safely (a default would give a different model). Rebuild it "
-                         "yourself: model = build_model(<the settings it was trained with>); "
-                         "model.load_state_dict(torch.load(path, weights_only=True)['state_dict'])")
-    try:
-        model = build_model(ModelConfig(**cfg))
-        model.load_state_dict(blob["state_dict"])
-    except (TypeError, ValueError, RuntimeError) as e:
-        raise ValueError(f"{path}: its config and weights do not rebuild a model of this vae_teach "
-                         f"({type(e).__name__}: {str(e)[:300]})") from None
-    model.eval()
-    hist = History(**blob["history"]) if blob.get("history") else None
-    return model, hist, blob.get("extra", {})
 
 
 def clone_model(model):

@@ -80,7 +80,11 @@ def train(name: str) -> dict:
     seconds = time.perf_counter() - t0
     model.eval()
     path = store.save_weights(name, model.state_dict())
-    entry = {"spec": spec.digest(), "sha256": store.sha256(path), "bytes": path.stat().st_size,
+    tail = None
+    if history and history["test_loss"]:
+        k = max(1, len(history["test_loss"]) // 10)  # the last tenth of the epochs
+        tail = round(history["test_loss"][-k - 1] - history["test_loss"][-1], 3) if len(history["test_loss"]) > k else None
+    entry = {"spec": spec.digest(), "improvement over the last tenth of the epochs (nats/image)": tail, "sha256": store.sha256(path), "bytes": path.stat().st_size,
              "epochs": spec.recipe.get("epochs"), "train seconds": round(seconds, 1), "cpu": _cpu(),
              "threads": torch.get_num_threads(), "torch": torch.__version__, "precision": ran,
              "metrics": metrics(spec, model), "history": history}
