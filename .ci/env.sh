@@ -24,7 +24,9 @@ if [ "$(cat .venv/.vae-teach-stamp 2>/dev/null)" != "$stamp" ]; then
   echo "[env] installed in $((SECONDS - start)) s" >&2
 fi
 # Data root: the argument of each call, else $VAE_TEACH_DATA, else ../shared/data on this
-# project's machines, else ./data (torchvision downloads there when online).
+# project's machines. Tests and builds never use the network: VAE_TEACH_OFFLINE=1 turns the
+# download of missing data (vae_teach/download.py) into a clear "not found" error.
+export VAE_TEACH_OFFLINE=1
 if [ -z "${VAE_TEACH_DATA:-}" ] && [ -d "$ROOT/../shared/data" ]; then
   export VAE_TEACH_DATA="$(cd "$ROOT/../shared/data" && pwd)"
 fi

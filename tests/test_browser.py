@@ -257,6 +257,23 @@ def test_every_toc_entry_was_built(book_html):
     assert not missing, f"pages missing from the build: {missing}"
 
 
+def test_launch_buttons_open_each_chapter_from_the_one_project_url_and_the_setup_cell_is_absent(book_html):
+    """Every chapter's Colab and Binder buttons open that notebook at vae_teach/_project.py's repository and
+    revision; the setup cell (tagged remove-cell) is not on the page (the notebook the buttons give keeps it)."""
+    from vae_teach import _project
+
+    slug = _project.REPOSITORY.removeprefix("https://github.com/")
+    chapters = sorted((ROOT / "book").glob("*.ipynb"))
+    assert chapters
+    for nb in chapters:
+        page = (book_html / "book" / f"{nb.stem}.html").read_text(encoding="utf-8")
+        hrefs = set(re.findall(r'href="([^"]+)"', page))
+        rel = f"book/{nb.name}"
+        assert f"https://colab.research.google.com/github/{slug}/blob/{_project.REVISION}/{rel}" in hrefs, nb.name
+        assert f"https://mybinder.org/v2/gh/{slug}/{_project.REVISION}?urlpath=tree/{rel}" in hrefs, nb.name
+        assert "VAE_TEACH_INSTALL_SOURCE" not in page and "vae-teach setup" not in page, nb.name
+
+
 def test_math_is_served_from_the_book_not_a_cdn(book_html):
     """MathJax (script and fonts) comes from _static/mathjax; no page names a CDN for it."""
     mj = book_html / "_static" / "mathjax"

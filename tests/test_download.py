@@ -2,6 +2,7 @@
 
 The mirrors are an http.server on 127.0.0.1 serving small fake IDX files (no internet)."""
 import gzip
+import socket
 import threading
 from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
@@ -77,12 +78,17 @@ def test_a_corrupt_mirror_is_skipped_for_the_next_and_leaves_nothing(mirrors, mo
 
 def test_when_every_mirror_fails_one_error_lists_each_url_and_its_answer(mirrors, monkeypatch):
     base, root = mirrors
-    monkeypatch.setenv(download.MIRRORS_ENV, f"{base}/forbidden/,{base}/bad/")
-    with pytest.raises(download.DataDownloadError) as err:
+    with socket.socket() as s:  # a port nobody listens on: the connection is refused
+        s.bind(("127.0.0.1", 0))
+        closed = f"http://127.0.0.1:{s.getsockname()[1]}"
+    monkeypatch.setenv(download.MIRRORS_ENV, f"{base}/forbidden/,{base}/bad/,{closed}/")
+    with pytest.raises(DataNotFoundError) as err:  # a DataDownloadError is a DataNotFoundError
         load_mnist(True, root)
+    assert isinstance(err.value, download.DataDownloadError)
     msg = str(err.value)
     assert f"{base}/forbidden/train-images-idx3-ubyte.gz: HTTP 403" in msg
     assert f"{base}/bad/train-images-idx3-ubyte.gz: checksum mismatch" in msg
+    assert f"{closed}/train-images-idx3-ubyte.gz: connection error: [Errno" in msg
     assert "To place the files by hand" in msg
     folder = root / "MNIST" / "raw"
     assert not folder.exists() or list(folder.iterdir()) == []  # no partial file left behind

@@ -55,8 +55,35 @@ def test_the_cell_does_nothing_where_the_package_imports(monkeypatch):
     assert calls == [("pip", 'install -q "$_spec"')]
 
 
-def test_config_readme_and_package_name_one_project_url():
-    config = (ROOT / "_config.yml").read_text()
-    assert re.search(rf"^\s+url: {re.escape(_project.REPOSITORY)}\s*$", config, re.M)
-    assert re.search(rf"^\s+branch: {re.escape(_project.REVISION)}\s*$", config, re.M)
-    assert _project.REPOSITORY in (ROOT / "README.md").read_text()
+def test_config_launch_buttons_use_the_one_project_url():
+    import yaml
+
+    repo = yaml.safe_load((ROOT / "_config.yml").read_text())["repository"]
+    assert (repo["url"], repo["branch"]) == (_project.REPOSITORY, _project.REVISION), (
+        "_config.yml's repository differs from vae_teach/_project.py; run python -m vae_teach.tools.setup_cell")
+
+
+def test_every_project_link_in_the_readme_uses_the_one_url_and_revision():
+    readme = (ROOT / "README.md").read_text()
+    slug = _project.REPOSITORY.removeprefix("https://github.com/")
+    slugs = re.findall(r"(?:github\.com/|/gh/|colab\.research\.google\.com/github/)([\w.-]+/[\w.-]+)", readme)
+    revisions = (re.findall(r"git\+\S+?@([\w.-]+)", readme) + re.findall(r"/gh/[\w.-]+/[\w.-]+/([\w.-]+)", readme)
+                 + re.findall(r"/github/[\w.-]+/[\w.-]+/blob/([\w.-]+)/", readme))
+    assert slugs and revisions, "the README should show the three ways in, with their links"
+    assert set(slugs) == {slug}, f"README links to {sorted(set(slugs))}, _project.py says {slug}"
+    assert set(revisions) == {_project.REVISION}, f"README uses revisions {sorted(set(revisions))}"
+    assert f'"{_project.INSTALL_SPEC}' in readme  # the laptop's pip line installs what the setup cell installs
+
+
+def test_the_tool_writes_the_url_into_config_and_refuses_a_config_without_the_block(tmp_path):
+    config = tmp_path / "_config.yml"
+    text = (ROOT / "_config.yml").read_text()
+    config.write_text(text.replace(f"url: {_project.REPOSITORY}", "url: https://example.org/someone/else")
+                      .replace(f"branch: {_project.REVISION}", "branch: old  # a comment stays"))
+    assert setup_cell.sync_config(config) is True
+    assert config.read_text() == text.replace(f"branch: {_project.REVISION}",
+                                              f"branch: {_project.REVISION}  # a comment stays")
+    assert setup_cell.sync_config(config) is False  # idempotent
+    config.write_text("title: x\n")
+    with pytest.raises(ValueError, match="repository"):
+        setup_cell.sync_config(config)

@@ -15,8 +15,12 @@ from __future__ import annotations
 import gzip
 import hashlib
 import os
+import re
 import tempfile
 from pathlib import Path
+
+from ._progress import quiet
+from .data import DataNotFoundError
 
 OFFLINE_ENV = "VAE_TEACH_OFFLINE"
 MIRRORS_ENV = "VAE_TEACH_MIRRORS"
@@ -41,8 +45,10 @@ SHA256 = {  # of the uncompressed IDX files
 }
 
 
-class DataDownloadError(FileNotFoundError):
-    """No mirror delivered a file with the expected checksum; the message lists every attempt."""
+class DataDownloadError(DataNotFoundError):
+    """No mirror delivered a file with the expected checksum; the message lists every attempt.
+
+    A :class:`~vae_teach.data.DataNotFoundError`, so code that handles missing data handles this too."""
 
 
 def offline() -> bool:
@@ -64,15 +70,30 @@ def _sha256(path: Path) -> str:
 
 
 def _answer(err: Exception) -> str:
-    """What a mirror answered, in a few words (an HTTP status, or the connection error)."""
+    """What a mirror answered, in a few words: an HTTP status, or why no answer came."""
     response = getattr(err, "response", None)
     if response is not None and getattr(response, "status_code", None) is not None:
         return f"HTTP {response.status_code}"
-    return f"{type(err).__name__}: {str(err)[:120]}"
+    # requests wraps the socket's reason deep inside its message; "[Errno 111] Connection refused" is what helps.
+    errno = re.search(r"\[Errno -?\d+\][^'\")]*", str(err))
+    kind = "connection error" if type(err).__name__ == "ConnectionError" else type(err).__name__
+    return f"{kind}: {errno.group(0).strip() if errno else str(err)[:160]}"
 
 
 def fetch(name: str, files: list[str], folder: Path) -> None:
     """Put ``files`` (IDX names without .gz) of data set ``name`` into ``folder``, verified; or raise."""
+    import pooch
+
+    logger = pooch.get_logger()  # pooch logs each attempt with its temporary path; we print one line instead
+    level = logger.level
+    logger.setLevel("WARNING")
+    try:
+        _fetch(name, files, folder)
+    finally:
+        logger.setLevel(level)
+
+
+def _fetch(name: str, files: list[str], folder: Path) -> None:
     import pooch
 
     folder.mkdir(parents=True, exist_ok=True)
@@ -83,7 +104,8 @@ def fetch(name: str, files: list[str], folder: Path) -> None:
             url = f"{base}{fname}.gz"
             with tempfile.TemporaryDirectory(dir=folder) as tmp:
                 try:
-                    gz = pooch.retrieve(url, known_hash=None, fname=fname + ".gz", path=tmp, progressbar=False)
+                    gz = pooch.retrieve(url, known_hash=None, fname=fname + ".gz", path=tmp,
+                                         progressbar=not quiet())
                     raw = Path(tmp) / fname
                     with gzip.open(gz, "rb") as src, open(raw, "wb") as dst:
                         while chunk := src.read(1 << 20):
@@ -99,7 +121,8 @@ def fetch(name: str, files: list[str], folder: Path) -> None:
                 break
         else:
             raise DataDownloadError(
-                f"could not download {fname} of {name}; tried, in order:\n  " + "\n  ".join(attempts)
+                f"could not download {fname} of {folder.parent.name}; tried, in order:\n  " + "\n  ".join(attempts)
                 + f"\nTo place the files by hand: get the four IDX files (train-images-idx3-ubyte, train-labels-idx1-ubyte, "
                 f"t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte; gunzip them if they end in .gz) and put them in "
-                f"{folder}, or set VAE_TEACH_DATA to a folder that holds {folder.parent.name}/raw/ with them.")
+                f"{folder}, or set VAE_TEACH_DATA to a folder that holds {folder.parent.name}/raw/ with them "
+                f"(their sha256 are listed in {__name__}.SHA256; `sha256sum FILE` checks one).")

@@ -22,6 +22,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def test_environment() -> None:
     os.environ.setdefault("VAE_TEACH_QUIET", "1")
+    os.environ.setdefault("VAE_TEACH_OFFLINE", "1")  # as under pytest: stored outputs never show a download
     os.environ.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
     shared = ROOT.parent / "shared" / "data"
     if "VAE_TEACH_DATA" not in os.environ and shared.is_dir():
