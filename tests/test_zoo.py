@@ -89,3 +89,47 @@ def test_retrain_reproduces_a_small_entry_within_its_tolerance(zoo_copy, monkeyp
     first = build.train("tiny")
     assert first["metrics"]["test accuracy"] > 0.97
     assert main(["zoo", "verify", "--retrain", "tiny"]) == 0
+
+
+def test_fp16_storage_keeps_every_vae_metric_at_the_precision_the_book_prints():
+    """VAEs and AEs ship in fp16; the manifest measures the shipped weights and the fp32 ones before storage.
+    The book prints these metrics to 0.1 nats: the round trip must not move them by more than 0.05."""
+    manifest = store.read_manifest()
+    half = [n for n, s in specs.SPECS.items() if build.STORAGE[s.kind] == torch.float16]
+    assert half, "no fp16 entries"
+    for name in half:
+        shipped, fp32 = manifest[name]["metrics"], manifest[name]["metrics in fp32, before storage"]
+        assert shipped.keys() == fp32.keys()
+        for k in shipped:
+            assert abs(shipped[k] - fp32[k]) < 0.05, (name, k, shipped[k], fp32[k])
+        from safetensors.torch import load_file
+        assert all(t.dtype == torch.float16 for t in load_file(str(store.weights_path(name))).values()
+                   if t.is_floating_point()), name
+
+
+def test_every_vae_in_the_zoo_converged_under_its_recorded_history():
+    """The budget rule: the test loss improved by under 0.2 nats over the last tenth of the epochs."""
+    for name, s in specs.SPECS.items():
+        if s.kind == "classifier":
+            continue
+        e = store.read_manifest()[name]
+        h = e["history"]["test_loss"]
+        k = max(1, len(h) // 10)
+        assert len(h) == s.recipe["epochs"]
+        assert h[-k - 1] - h[-1] < 0.2, (name, h[-k - 1] - h[-1])
+        assert e["improvement over the last tenth of the epochs (nats/image)"] == round(h[-k - 1] - h[-1], 3)
+
+
+def test_a_family_is_every_seed_of_one_configuration_and_its_budget_line_comes_from_the_manifest():
+    assert zoo.family("vae_mnist") == ["vae_mnist_s0", "vae_mnist_s1", "vae_mnist_s2"]
+    assert "vae_mnist_d2_s0" not in zoo.family("vae_mnist")
+    with pytest.raises(KeyError, match="no zoo configuration named 'vae_mnistt'"):
+        zoo.family("vae_mnistt")
+    e = store.read_manifest()["vae_mnist_s0"]
+    line = zoo.budget("vae_mnist_s0")
+    assert f"{len(e['history']['train_loss'])} epochs on all 60,000 continuous MNIST" in line
+    assert f"{e['train seconds'] / 60:.1f} min" in line and "float16" in line
+    h = zoo.history("vae_mnist_s0")
+    assert h.test_loss == e["history"]["test_loss"] and h.epochs == 60
+    with pytest.raises(zoo.ZooError, match="records no training history"):
+        zoo.history("mnist_classifier")

@@ -9,9 +9,9 @@ Evaluating fixed weights prints the same rounded numbers on every machine, which
 from __future__ import annotations
 
 from . import specs, store
-from .specs import SPECS, Spec
+from .specs import SPECS, Spec, family
 
-__all__ = ["load", "entry", "SPECS", "Spec", "ZooError"]
+__all__ = ["load", "load_family", "entry", "history", "budget", "family", "SPECS", "Spec", "ZooError"]
 
 
 class ZooError(RuntimeError):
@@ -54,3 +54,30 @@ def load(name: str):
     for p in model.parameters():
         p.requires_grad_(False)
     return model
+
+
+def load_family(name: str) -> dict:
+    """Every seed of configuration ``name``, loaded and verified: ``{"vae_mnist_s0": model, ...}``."""
+    return {n: load(n) for n in family(name)}
+
+
+def history(name: str):
+    """The training history recorded in the manifest (per epoch, nats per image), as a ``train.History``."""
+    from ..train import History
+
+    h = entry(name)["history"]
+    if h is None:
+        raise ZooError(f"{name!r} is a {specs.get(name).kind}: the manifest records no training history for it")
+    return History(**h)
+
+
+def budget(name: str) -> str:
+    """One line on how ``name`` was trained, from the spec and the manifest (for the chapters' notes)."""
+    s, e = specs.get(name), entry(name)
+    n = len(e["history"]["train_loss"]) if e.get("history") else e.get("epochs")
+    data = {"mnist": "MNIST", "fashion": "Fashion-MNIST"}[s.dataset]
+    lr = s.recipe.get("lr")
+    sched = s.recipe.get("lr_schedule") or s.recipe.get("schedule") or "constant"
+    return (f"{name}: {n} epochs on all 60,000 {s.data} {data} training images, batch {s.recipe.get('batch_size')}, "
+            f"Adam lr {lr:g} ({sched}), {e['precision']}, {e['train seconds'] / 60:.1f} min on {e['threads']} "
+            f"thread{'' if e['threads'] == 1 else 's'}; stored {e.get('storage', 'float32')}")

@@ -1,6 +1,7 @@
 """Shipped weights (safetensors, no pickle) and ``manifest.json``: how each file was made, and its checksum."""
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 from pathlib import Path
@@ -27,11 +28,28 @@ def read_manifest() -> dict:
 
 
 def write_entry(name: str, entry: dict) -> None:
-    """Add or replace one model's entry; the file is rewritten atomically (never half-written)."""
-    manifest = read_manifest()
-    manifest[name] = entry
-    text = json.dumps(dict(sorted(manifest.items())), indent=1) + "\n"
-    atomic_write(MANIFEST, lambda tmp: Path(tmp).write_text(text))
+    """Add or replace one model's entry; the file is rewritten atomically (never half-written), under a lock
+    so that two ``zoo train`` processes finishing together cannot drop each other's entry."""
+    with _manifest_lock():
+        manifest = read_manifest()
+        manifest[name] = entry
+        text = json.dumps(dict(sorted(manifest.items())), indent=1) + "\n"
+        atomic_write(MANIFEST, lambda tmp: Path(tmp).write_text(text))
+
+
+@contextlib.contextmanager
+def _manifest_lock():
+    try:
+        import fcntl
+    except ImportError:  # Windows: no advisory locks; zoo training there is one process at a time
+        yield
+        return
+    with open(MANIFEST.with_suffix(".lock"), "w") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
 
 
 def save_weights(name: str, state_dict: dict, dtype: torch.dtype = torch.float32) -> Path:
