@@ -16,8 +16,7 @@ import torch
 
 from . import data as _data
 from ._progress import progress
-from .kl import gaussian_log_density
-from .losses import reconstruction
+from . import iwae as _iwae
 from .precision import model_device
 from .train import _check_images, evaluate_terms
 from .validate import integer
@@ -37,9 +36,12 @@ def iwae_log_likelihood(model, images: torch.Tensor, k: int = 100, *, prior_mu: 
     """Per-image IWAE_k bound L_k(x) in nats, shape ``[N]``.
 
     Samples are drawn in chunks of at most ``max_rows`` decoder rows (images x samples), and the
-    log-mean-exp is accumulated across chunks, so k = 5000 fits in memory.
+    log-mean-exp is accumulated across chunks, so k = 5000 fits in memory. The log-weights are
+    those of :mod:`vae_teach.iwae` (the training objective of chapter 13); a model with its own
+    ``log_weights`` (the two-layer VAE, chapter 14) is evaluated through it.
     """
-    if not hasattr(model, "to_mu"):
+    own = hasattr(model, "log_weights")  # a model with its own latent structure (chapter 14)
+    if not (own or hasattr(model, "to_mu")):
         raise TypeError("the IWAE bound needs a VAE (an encoder that outputs q(z|x)); got an autoencoder")
     k = integer("k", k, minimum=1)
     batch_size = integer("batch_size", batch_size, minimum=1)
@@ -52,22 +54,19 @@ def iwae_log_likelihood(model, images: torch.Tensor, k: int = 100, *, prior_mu: 
     for xb in progress(_data.batches(images, batch_size, shuffle=False), total=n_batches, desc=desc):
         xb = xb.to(dev)
         b = xb.shape[0]
-        mu, logvar = model.encode(xb)
+        if not own:
+            mu, logvar = model.encode(xb)
         chunk = max(1, min(k, max_rows // b))
         running = torch.full((b,), -math.inf, dtype=torch.float64, device=dev)
         done = 0
         while done < k:
             c = min(chunk, k - done)
-            eps = torch.randn((c, *mu.shape), generator=g).to(dev)
-            z = mu + (0.5 * logvar).exp() * eps                       # [c, b, D]
-            log_q = gaussian_log_density(z, mu, logvar)                # [c, b]
-            pm = torch.as_tensor(prior_mu, dtype=z.dtype)
-            pl = torch.as_tensor(prior_logvar, dtype=z.dtype)
-            log_pz = gaussian_log_density(z, pm.expand_as(z), pl.expand_as(z))
-            params = model.decode(z.reshape(c * b, -1))
-            x_rep = xb.unsqueeze(0).expand(c, *xb.shape).reshape(c * b, *xb.shape[1:])
-            log_px = -reconstruction(model, x_rep, params, "auto", reduction="none").view(c, b)
-            log_w = (log_px + log_pz - log_q).double()
+            if own:
+                log_w = _iwae.log_weights(model, xb, c, prior_mu=prior_mu, prior_logvar=prior_logvar,
+                                          generator=g).log_w.double()
+            else:
+                eps = torch.randn((c, *mu.shape), generator=g).to(dev)
+                log_w = _iwae.gaussian_log_weights(model, xb, mu, logvar, eps, prior_mu, prior_logvar).log_w.double()
             running = torch.logaddexp(running, torch.logsumexp(log_w, dim=0))
             done += c
         out.append((running - math.log(k)).float().cpu())
