@@ -109,3 +109,15 @@ def test_two_layer_model_refuses_what_it_cannot_do():
         m.encode((x * 255).to(torch.uint8))
     with pytest.raises(ValueError, match="leave kind and decoder"):
         build_hierarchical(decoder="gaussian")
+
+
+def test_checkpoint_round_trip_rebuilds_the_two_layer_model(tmp_path):
+    from vae_teach import load_checkpoint, save_checkpoint
+
+    m, x = _model(latent2=7), _toy(4)
+    path = save_checkpoint(tmp_path / "h.pt", m)
+    m2, _, _ = load_checkpoint(path)
+    assert type(m2).__name__ == "HierarchicalVAE" and m2.config == m.config
+    torch.testing.assert_close(m2.encode(x), m.encode(x), rtol=0, atol=0)
+    g1, g2 = (torch.Generator().manual_seed(0) for _ in range(2))
+    torch.testing.assert_close(m2.log_weights(x, 3, g1).log_w, m.log_weights(x, 3, g2).log_w, rtol=0, atol=0)

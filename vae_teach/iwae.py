@@ -61,7 +61,7 @@ def log_weights(model, x: torch.Tensor, k: int, *, prior_mu: float = 0.0, prior_
     """
     k = integer("k", k, minimum=1)
     if hasattr(model, "log_weights"):
-        if prior_mu != 0.0 or prior_logvar != 0.0:
+        if not all(isinstance(v, (int, float)) and v == 0.0 for v in (prior_mu, prior_logvar)):
             raise ValueError(f"{type(model).__name__} has its own prior; prior_mu / prior_logvar must stay 0")
         return model.log_weights(x, k, generator=generator)
     if not hasattr(model, "to_mu"):

@@ -33,6 +33,7 @@ from dataclasses import asdict, dataclass
 
 import torch
 
+from .iwae import IWAE
 from .kl import kl_per_dimension
 from .losses import LossTerms, Recon, forward_and_recon, loss_terms
 from .validate import integer, real_number
@@ -111,8 +112,6 @@ def resolve_objective(objective):
     """``fit``'s ``objective`` argument as an objective object: None stays None (the plain loss_terms),
     an :class:`ELBO` or :class:`vae_teach.iwae.IWAE` is used as is, a dict ``{"kind": "elbo" | "iwae", ...}``
     is built from its fields."""
-    from .iwae import IWAE
-
     if objective is None or isinstance(objective, (ELBO, IWAE)):
         return objective
     if isinstance(objective, dict):

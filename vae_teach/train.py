@@ -23,6 +23,7 @@ import torch
 from . import data as _data
 from ._progress import progress
 from .losses import Recon, loss_terms
+from .objectives import resolve_objective
 from .checkpoints import CHECKPOINT_VERSION, load_checkpoint, save_checkpoint  # noqa: F401 (re-exported)
 from .precision import autocast, model_device, resolve_precision
 from .validate import finite, integer, real_number
@@ -225,8 +226,6 @@ def fit(model, train_images: torch.Tensor, test_images: torch.Tensor | None = No
         raise ValueError(f"lr_schedule must be 'constant' or 'cosine', got {lr_schedule!r}")
     if callback is not None and not callable(callback):
         raise TypeError(f"callback must be a function callback(epoch, model, history), got {type(callback).__name__}")
-    from .objectives import resolve_objective  # here: objectives imports losses, iwae imports models
-
     train_objective = resolve_objective(objective)
     if history is not None and not isinstance(history, History):
         raise TypeError(f"history must be a vae_teach.train.History (to continue training), got {type(history).__name__}")
