@@ -49,7 +49,7 @@ def test_free_bits_objective_is_recon_plus_clamped_kl_and_gives_collapsed_dims_n
     rec = bce(out.x_params, x)
     kl_nd = kl_per_dimension(out.mu, out.logvar)
     ref = rec + kl_nd.mean(0).clamp(min=lam).sum()
-    assert float(kl_nd[:, 0].abs().max()) == 0.0 and float(kl_nd[:, 1:].mean(0).min()) > lam
+    assert float(kl_nd[:, 0].detach().abs().max()) == 0.0 and float(kl_nd[:, 1:].detach().mean(0).min()) > lam
     torch.testing.assert_close(t.loss, ref)
     torch.testing.assert_close(t.kl, kl_nd.sum(1).mean())  # the reported KL is the unclamped one
     rec.backward()
@@ -128,3 +128,19 @@ def test_bad_objective_gives_clear_error():
         fit(build_model(latent_dim=2, hidden=(16,)), x, epochs=1, objective={"kind": "elbo", "lam": 1})
     with pytest.raises(TypeError, match="free bits needs a VAE"):
         fit(build_model(kind="ae", latent_dim=2, hidden=(16,)), x, epochs=1, objective=ELBO(free_bits=0.1))
+
+
+def test_kl_per_unit_sums_to_the_elbos_kl_and_is_zero_for_a_collapsed_unit():
+    from vae_teach.evaluate import kl_per_unit
+    from vae_teach.train import evaluate_terms
+
+    torch.manual_seed(0)
+    m = build_model(latent_dim=4, hidden=(32,))
+    with torch.no_grad():
+        m.to_mu.weight[2].zero_(); m.to_mu.bias[2].zero_(); m.to_logvar.weight[2].zero_(); m.to_logvar.bias[2].zero_()
+    x = _toy(100)
+    kl = kl_per_unit(m, x, batch_size=30)
+    assert kl.shape == (4,) and float(kl[2]) == 0.0 and float(kl[[0, 1, 3]].min()) > 0
+    assert math.isclose(float(kl.sum()), evaluate_terms(m, x)[2], rel_tol=1e-5)
+    with pytest.raises(TypeError, match="one-layer VAE"):
+        kl_per_unit(build_model(kind="ae", latent_dim=2, hidden=(8,)), x)

@@ -1,4 +1,4 @@
-"""Evaluation: test negative ELBO, the importance-weighted bound on log p(x), active units (chapters 5, 7, 11).
+"""Evaluation: test negative ELBO, the importance-weighted bound on log p(x), active units, KL per unit (chapters 5, 7, 11, 12).
 
 The IWAE bound (Burda, Grosse & Salakhutdinov, 2016), with z_i ~ q(z|x) i.i.d.:
 
@@ -17,6 +17,7 @@ import torch
 from . import data as _data
 from ._progress import progress
 from . import iwae as _iwae
+from .kl import kl_per_dimension
 from .precision import model_device
 from .train import _check_images, evaluate_terms
 from .validate import integer
@@ -92,3 +93,29 @@ def active_units(model, images: torch.Tensor, threshold: float = 0.01, batch_siz
     mus = torch.cat([model.encode(xb.to(dev))[0].cpu() for xb in _data.batches(images, batch_size, shuffle=False)])
     var = mus.var(dim=0)
     return int((var > threshold).sum()), var
+
+
+@torch.no_grad()
+def kl_per_unit(model, images: torch.Tensor, *, prior_mu: float = 0.0, prior_logvar: float = 0.0,
+                batch_size: int = 1000) -> torch.Tensor:
+    """Mean over images of each latent unit's closed-form KL( q(z_j|x) || p(z_j) ), nats, shape ``[D]``.
+
+    The per-dimension view of posterior collapse (chapter 12): a collapsed unit has KL_j near 0
+    (q(z_j|x) = p(z_j) for every x). The sum over units is the ELBO's KL term (chapter 6's formula).
+    For the two-layer VAE this reads q(z1|x) against N(0, I), which is not its prior: use
+    :func:`vae_teach.hierarchical.kl_per_layer` there.
+    """
+    if not hasattr(model, "to_mu"):
+        raise TypeError("kl_per_unit needs a one-layer VAE (an encoder that outputs q(z|x)); got "
+                        f"{type(model).__name__}")
+    _check_images("images", images)
+    was = model.training
+    model.eval()
+    dev = model_device(model)
+    total = None
+    for xb in _data.batches(images, integer("batch_size", batch_size, minimum=1), shuffle=False):
+        mu, logvar = model.encode(xb.to(dev))
+        s = kl_per_dimension(mu, logvar, prior_mu, prior_logvar).double().sum(0).cpu()
+        total = s if total is None else total + s
+    model.train(was)
+    return (total / images.shape[0]).float()
