@@ -1,4 +1,4 @@
-"""Evaluation: test negative ELBO, the importance-weighted bound on log p(x), active units, KL per unit (chapters 5, 7, 11, 12).
+"""Evaluation: test negative ELBO, the IWAE bound on log p(x), active units, KL per unit (chapters 5, 7, 11, 12).
 
 The IWAE bound (Burda, Grosse & Salakhutdinov, 2016), with z_i ~ q(z|x) i.i.d.:
 

@@ -199,12 +199,13 @@ def fit(model, train_images: torch.Tensor, test_images: torch.Tensor | None = No
     precision: "fp32" (the default: the book's numbers, identical on every machine), "bf16"
     (autocast forward pass, fp32 weights, optimizer state and loss; see :mod:`vae_teach.precision`)
     or "auto" (bf16 where the hardware multiplies bf16 natively, else fp32); ``history.precision``
-    says which ran. objective: None (the default: the negative beta-ELBO of
-    :func:`vae_teach.losses.loss_terms`), :class:`vae_teach.objectives.ELBO` (KL warm-up, free bits;
-    chapter 12), :class:`vae_teach.iwae.IWAE` (the importance-weighted bound; chapter 13) or the
-    dict form of either; ``history.train_loss`` is then the objective, ``train_nelbo`` the true
-    negative ELBO (see :mod:`vae_teach.objectives`). Training runs on the model's device (move it with ``model.to(...)``); the data
+    says which ran. Training runs on the model's device (move it with ``model.to(...)``); the data
     are moved there once. ``device``, if given, must be that device.
+
+    objective: None (the default: the negative beta-ELBO of :func:`vae_teach.losses.loss_terms`),
+    :class:`vae_teach.objectives.ELBO` (KL warm-up, free bits; chapter 12), :class:`vae_teach.iwae.IWAE`
+    (the importance-weighted bound; chapter 13) or the dict form of either. ``history.train_loss`` is
+    then the objective minimized and ``train_nelbo`` the true negative ELBO (beta = 1, unclamped).
 
     Everything is checked before the first step: the arguments, the images (float, at least one,
     no NaN), and one forward pass of the model and the objective on one train and one test image,
