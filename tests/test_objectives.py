@@ -144,3 +144,22 @@ def test_kl_per_unit_sums_to_the_elbos_kl_and_is_zero_for_a_collapsed_unit():
     assert math.isclose(float(kl.sum()), evaluate_terms(m, x)[2], rel_tol=1e-5)
     with pytest.raises(TypeError, match="one-layer VAE"):
         kl_per_unit(build_model(kind="ae", latent_dim=2, hidden=(8,)), x)
+
+
+def test_mutual_information_is_zero_for_a_collapsed_encoder_and_log_n_for_a_sharp_one():
+    from vae_teach.evaluate import mutual_information
+
+    torch.manual_seed(0)
+    m = build_model(latent_dim=3, hidden=(16,))
+    x = torch.rand(200, 1, 28, 28, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():  # q(z|x) = N(b, exp(c)) whatever x: nothing about x in z
+        for lin in (m.to_mu, m.to_logvar):
+            lin.weight.zero_()
+        m.to_mu.bias.copy_(torch.tensor([0.5, -1.0, 2.0]))
+    assert abs(mutual_information(m, x, chunk=64)) < 1e-9
+    with torch.no_grad():  # distinct means, tiny variances: z identifies x, I = log N
+        m.to_mu.weight.normal_(0.0, 1.0, generator=torch.Generator().manual_seed(2))
+        m.to_logvar.bias.fill_(-20.0)
+    assert math.isclose(mutual_information(m, x, chunk=64), math.log(200), rel_tol=1e-3)
+    mid = mutual_information(build_model(latent_dim=3, hidden=(16,)), x)
+    assert 0.0 < mid < math.log(200)

@@ -17,7 +17,7 @@ import torch
 from . import data as _data
 from ._progress import progress
 from . import iwae as _iwae
-from .kl import kl_per_dimension
+from .kl import gaussian_log_density, kl_per_dimension
 from .precision import model_device
 from .train import _check_images, evaluate_terms
 from .validate import integer
@@ -119,3 +119,39 @@ def kl_per_unit(model, images: torch.Tensor, *, prior_mu: float = 0.0, prior_log
         total = s if total is None else total + s
     model.train(was)
     return (total / images.shape[0]).float()
+
+
+@torch.no_grad()
+def mutual_information(model, images: torch.Tensor, *, seed: int = 0, chunk: int = 100) -> float:
+    """Estimate of I_q(x; z), the mutual information between x and z under q(x, z) = p_data(x) q(z|x), nats.
+
+    I_q = E_x E_{q(z|x)}[ log q(z|x) - log q(z) ], with the aggregate posterior q(z) = (1/N) sum_m q(z|x_m)
+    over the N ``images`` (the estimator of He et al., 2019, "Lagging inference networks"): one
+    z_n ~ q(z|x_n) per image and
+
+        I ~= (1/N) sum_n [ log q(z_n|x_n) - log (1/N) sum_m q(z_n|x_m) ].
+
+    It lies in [0, log N]: a collapsed encoder (q(z|x) the same for every x) gives 0; pass enough
+    images that log N is well above the value (chapter 12). O(N^2) densities, ``chunk`` rows at a time.
+    """
+    if not hasattr(model, "to_mu"):
+        raise TypeError(f"mutual_information needs a one-layer VAE (q(z|x) Gaussian); got {type(model).__name__}")
+    _check_images("images", images)
+    n = images.shape[0]
+    if n < 2:
+        raise ValueError(f"mutual_information needs at least 2 images (an aggregate posterior), got {n}")
+    was = model.training
+    model.eval()
+    dev = model_device(model)
+    enc = [model.encode(xb.to(dev)) for xb in _data.batches(images, 1000, shuffle=False)]
+    mu, logvar = (torch.cat(t).double().cpu() for t in zip(*enc))
+    model.train(was)
+    eps = torch.randn(mu.shape, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
+    z = mu + (0.5 * logvar).exp() * eps
+    total = 0.0
+    for i in range(0, n, integer("chunk", chunk, minimum=1)):
+        zc = z[i:i + chunk]
+        log_q_all = gaussian_log_density(zc.unsqueeze(1), mu.unsqueeze(0), logvar.unsqueeze(0))  # [c, N]
+        log_q_own = log_q_all[torch.arange(zc.shape[0]), torch.arange(i, i + zc.shape[0])]
+        total += float((log_q_own - (torch.logsumexp(log_q_all, dim=1) - math.log(n))).sum())
+    return total / n
