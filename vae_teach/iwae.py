@@ -21,7 +21,7 @@ from typing import NamedTuple
 
 import torch
 
-from .kl import gaussian_log_density
+from .kl import gaussian_log_density, kl_diag_gaussians
 from .losses import LossTerms, Recon, _float32, check_reduction, _over_images, reconstruction
 from .validate import integer, real_number
 
@@ -111,3 +111,55 @@ class IWAE:
         lw = log_weights(model, x, self.k, prior_mu=prior_mu, prior_logvar=prior_logvar)
         rec = -lw.log_px.mean()
         return LossTerms(-log_mean_exp(lw.log_w).mean(), rec, -lw.log_w.mean() - rec)
+
+
+# ----------------------------------------------------------------------------------------------
+# The amortization gap (Cremer, Li & Duvenaud, 2018; chapter 13)
+# ----------------------------------------------------------------------------------------------
+def posterior_elbo(model, x: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor, *, n_samples: int = 100,
+                   generator: torch.Generator | None = None) -> torch.Tensor:
+    """ELBO(x; q) per image ``[N]`` for a given diagonal Gaussian q = N(mu, exp(logvar)), prior N(0, I):
+
+    ELBO = E_q[log p(x|z)] - KL(q || p(z)), the expectation over ``n_samples`` draws, the KL in closed form.
+    """
+    n_samples = integer("n_samples", n_samples, minimum=1)
+    eps = torch.randn((n_samples, *mu.shape), generator=generator).to(mu.device)
+    lw = gaussian_log_weights(model, x, mu, logvar, eps)
+    return lw.log_px.mean(0) - kl_diag_gaussians(mu, logvar)
+
+
+def optimize_posterior(model, x: torch.Tensor, *, steps: int = 300, lr: float = 0.01, n_samples: int = 1,
+                       seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """Fit q(z|x_n) = N(mu_n, exp(logvar_n)) to each image separately, the decoder fixed: ``(mu, logvar)`` ``[N, D]``.
+
+    Starts from the encoder's output and takes ``steps`` Adam steps on the negative ELBO (reparameterized,
+    ``n_samples`` draws per image and step). The encoder's ELBO and the optimized one differ by the
+    amortization gap: how much the shared encoder loses against the best Gaussian for each x.
+    The model's parameters are not changed and receive no gradient.
+    """
+    steps = integer("steps", steps, minimum=0)
+    n_samples = integer("n_samples", n_samples, minimum=1)
+    real_number("lr", lr, minimum=0.0, strict=True)
+    if not hasattr(model, "to_mu"):
+        raise TypeError(f"optimize_posterior needs a one-layer VAE; got {type(model).__name__}")
+    was = model.training
+    model.eval()
+    frozen = [p.requires_grad for p in model.parameters()]
+    for p in model.parameters():
+        p.requires_grad_(False)
+    try:
+        with torch.no_grad():
+            mu0, lv0 = model.encode(x)
+        mu, logvar = mu0.clone().requires_grad_(True), lv0.clone().requires_grad_(True)
+        opt = torch.optim.Adam([mu, logvar], lr=lr)
+        g = torch.Generator().manual_seed(seed)
+        for _ in range(steps):
+            opt.zero_grad(set_to_none=True)
+            loss = -posterior_elbo(model, x, mu, logvar, n_samples=n_samples, generator=g).sum()
+            loss.backward()
+            opt.step()
+    finally:
+        for p, r in zip(model.parameters(), frozen):
+            p.requires_grad_(r)
+        model.train(was)
+    return mu.detach(), logvar.detach()
