@@ -109,6 +109,12 @@ def test_two_layer_model_refuses_what_it_cannot_do():
         m.encode((x * 255).to(torch.uint8))
     with pytest.raises(ValueError, match="leave kind and decoder"):
         build_hierarchical(decoder="gaussian")
+    with pytest.raises(ValueError, match="HierarchicalConfig.latent2 >= 1"):
+        build_hierarchical(latent2=0)
+    with pytest.raises(TypeError, match="HierarchicalConfig.hidden1 must be a tuple"):
+        build_hierarchical(hidden1=200)
+    with pytest.raises(ValueError, match="expected images of shape"):
+        m.encode(x.view(4, 784))
 
 
 def test_checkpoint_round_trip_rebuilds_the_two_layer_model(tmp_path):

@@ -32,7 +32,7 @@ from . import data as _data
 from .iwae import LogWeights
 from .kl import gaussian_log_density, kl_diag_gaussians
 from .losses import _over_images, bce, check_reduction
-from .models import _Base, _sizes, reparameterize
+from .models import _Base, reparameterize
 from .precision import model_device
 from .validate import integer
 
@@ -50,15 +50,25 @@ class HierarchicalConfig:
     decoder: str = "bernoulli"    # p(x|z1); the only one offered
 
     def __post_init__(self) -> None:
-        self.hidden1, self.hidden2 = _sizes("hidden1", self.hidden1), _sizes("hidden2", self.hidden2)
+        self.hidden1, self.hidden2 = _layer_sizes("hidden1", self.hidden1), _layer_sizes("hidden2", self.hidden2)
         self.latent1 = integer("HierarchicalConfig.latent1", self.latent1, minimum=1)
         self.latent2 = integer("HierarchicalConfig.latent2", self.latent2, minimum=1)
-        self.image_shape = _sizes("image_shape", self.image_shape)
+        self.image_shape = _layer_sizes("image_shape", self.image_shape)
+        if len(self.image_shape) != 3:
+            raise ValueError(f"HierarchicalConfig.image_shape must be (C, H, W), got {self.image_shape}")
         if self.kind != "hierarchical" or self.decoder != "bernoulli":
             raise ValueError("HierarchicalConfig is the two-layer VAE with a Bernoulli decoder: leave kind and decoder")
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+def _layer_sizes(name: str, value) -> tuple:
+    """A tuple of positive whole numbers, or a clear error naming the field."""
+    if isinstance(value, (str, bytes)) or not hasattr(value, "__iter__"):
+        raise TypeError(f"HierarchicalConfig.{name} must be a tuple of positive integers, got "
+                        f"{type(value).__name__} {value!r}; e.g. {name}=(200, 200)")
+    return tuple(integer(f"HierarchicalConfig.{name}[{i}]", v, minimum=1) for i, v in enumerate(value))
 
 
 class HierarchicalOutput(NamedTuple):
