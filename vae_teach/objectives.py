@@ -67,6 +67,7 @@ class ELBO:
     """The negative (beta-)ELBO with optional KL warm-up and free bits; see the module docstring.
 
     warmup_epochs / warmup_steps: length T of the linear ramp of beta (give at most one; 0 = none).
+    ``fit`` counts steps from the first epoch of its history, so continuing a fit continues the ramp.
     free_bits: lambda in nats per latent dimension (0 = none). With both options off the objective
     is exactly :func:`vae_teach.losses.loss_terms`, the same numbers as ``objective=None``.
     """
