@@ -16,6 +16,9 @@ module             chapters   what it holds
 ``checkpoints``    5          save / load a model with its config and history (atomic writes)
 ``precision``      5          mixed precision (bf16 autocast, fp32 master weights), devices
 ``evaluate``       5, 7, 11   negative ELBO, IWAE bound, active units
+``objectives``     12         training objectives: KL warm-up, free bits
+``iwae``           13         the importance-weighted bound as a training objective
+``hierarchical``   14         the two-stochastic-layer VAE (Burda et al., 2016)
 ``fid``            10         Frechet distance, feature extractors
 ``plots``          all        grids, reconstructions, latent maps, curves
 ``widgets``        5, 7       ipywidgets explorers with static fallbacks

@@ -73,6 +73,7 @@ def save_checkpoint(path: str | os.PathLike, model, history: History | None = No
 # (an old file without "decoder" would otherwise load as a Bernoulli decoder). dropout and init
 # only matter for training, so their defaults are safe.
 _REQUIRED_FIELDS = ("kind", "arch", "latent_dim", "hidden", "channels", "decoder", "decoder_logvar", "image_shape")
+_HIERARCHICAL_FIELDS = ("kind", "hidden1", "latent1", "hidden2", "latent2", "image_shape")
 
 
 def load_checkpoint(path: str | os.PathLike):
@@ -99,14 +100,20 @@ def load_checkpoint(path: str | os.PathLike):
         raise ValueError(f"{path} has checkpoint version {version!r}; this vae_teach reads version "
                          f"1 to {CHECKPOINT_VERSION}. A newer file needs a newer vae_teach (pip install -U vae-teach)")
     cfg = blob["config"]
-    missing = [k for k in _REQUIRED_FIELDS if k not in cfg]
+    hierarchical = isinstance(cfg, dict) and cfg.get("kind") == "hierarchical"  # the two-layer VAE (chapter 14)
+    missing = [k for k in (_HIERARCHICAL_FIELDS if hierarchical else _REQUIRED_FIELDS) if k not in cfg]
     if missing:
         raise ValueError(f"{path}: its config lacks {missing} (written by an older vae_teach?), so the model "
                          "cannot be rebuilt safely (a default would give a different model). Rebuild it "
                          "yourself: model = build_model(<the settings it was trained with>); "
                          "model.load_state_dict(torch.load(path, weights_only=True)['state_dict'])")
     try:
-        model = build_model(ModelConfig(**cfg))
+        if hierarchical:
+            from .hierarchical import build_hierarchical
+
+            model = build_hierarchical(cfg)
+        else:
+            model = build_model(ModelConfig(**cfg))
         model.load_state_dict(blob["state_dict"])
     except (TypeError, ValueError, RuntimeError) as e:
         raise ValueError(f"{path}: its config and weights do not rebuild a model of this vae_teach "

@@ -1,4 +1,4 @@
-"""Evaluation: test negative ELBO, the importance-weighted bound on log p(x), active units (chapters 5, 7, 11).
+"""Evaluation: test negative ELBO, the IWAE bound on log p(x), active units, KL per unit (chapters 5, 7, 11, 12).
 
 The IWAE bound (Burda, Grosse & Salakhutdinov, 2016), with z_i ~ q(z|x) i.i.d.:
 
@@ -16,8 +16,8 @@ import torch
 
 from . import data as _data
 from ._progress import progress
-from .kl import gaussian_log_density
-from .losses import reconstruction
+from . import iwae as _iwae
+from .kl import gaussian_log_density, kl_per_dimension
 from .precision import model_device
 from .train import _check_images, evaluate_terms
 from .validate import integer
@@ -37,9 +37,12 @@ def iwae_log_likelihood(model, images: torch.Tensor, k: int = 100, *, prior_mu: 
     """Per-image IWAE_k bound L_k(x) in nats, shape ``[N]``.
 
     Samples are drawn in chunks of at most ``max_rows`` decoder rows (images x samples), and the
-    log-mean-exp is accumulated across chunks, so k = 5000 fits in memory.
+    log-mean-exp is accumulated across chunks, so k = 5000 fits in memory. The log-weights are
+    those of :mod:`vae_teach.iwae` (the training objective of chapter 13); a model with its own
+    ``log_weights`` (the two-layer VAE, chapter 14) is evaluated through it.
     """
-    if not hasattr(model, "to_mu"):
+    own = hasattr(model, "log_weights")  # a model with its own latent structure (chapter 14)
+    if not (own or hasattr(model, "to_mu")):
         raise TypeError("the IWAE bound needs a VAE (an encoder that outputs q(z|x)); got an autoencoder")
     k = integer("k", k, minimum=1)
     batch_size = integer("batch_size", batch_size, minimum=1)
@@ -52,22 +55,19 @@ def iwae_log_likelihood(model, images: torch.Tensor, k: int = 100, *, prior_mu: 
     for xb in progress(_data.batches(images, batch_size, shuffle=False), total=n_batches, desc=desc):
         xb = xb.to(dev)
         b = xb.shape[0]
-        mu, logvar = model.encode(xb)
+        if not own:
+            mu, logvar = model.encode(xb)
         chunk = max(1, min(k, max_rows // b))
         running = torch.full((b,), -math.inf, dtype=torch.float64, device=dev)
         done = 0
         while done < k:
             c = min(chunk, k - done)
-            eps = torch.randn((c, *mu.shape), generator=g).to(dev)
-            z = mu + (0.5 * logvar).exp() * eps                       # [c, b, D]
-            log_q = gaussian_log_density(z, mu, logvar)                # [c, b]
-            pm = torch.as_tensor(prior_mu, dtype=z.dtype)
-            pl = torch.as_tensor(prior_logvar, dtype=z.dtype)
-            log_pz = gaussian_log_density(z, pm.expand_as(z), pl.expand_as(z))
-            params = model.decode(z.reshape(c * b, -1))
-            x_rep = xb.unsqueeze(0).expand(c, *xb.shape).reshape(c * b, *xb.shape[1:])
-            log_px = -reconstruction(model, x_rep, params, "auto", reduction="none").view(c, b)
-            log_w = (log_px + log_pz - log_q).double()
+            if own:
+                log_w = _iwae.log_weights(model, xb, c, prior_mu=prior_mu, prior_logvar=prior_logvar,
+                                          generator=g).log_w.double()
+            else:
+                eps = torch.randn((c, *mu.shape), generator=g).to(dev)
+                log_w = _iwae.gaussian_log_weights(model, xb, mu, logvar, eps, prior_mu, prior_logvar).log_w.double()
             running = torch.logaddexp(running, torch.logsumexp(log_w, dim=0))
             done += c
         out.append((running - math.log(k)).float().cpu())
@@ -93,3 +93,65 @@ def active_units(model, images: torch.Tensor, threshold: float = 0.01, batch_siz
     mus = torch.cat([model.encode(xb.to(dev))[0].cpu() for xb in _data.batches(images, batch_size, shuffle=False)])
     var = mus.var(dim=0)
     return int((var > threshold).sum()), var
+
+
+@torch.no_grad()
+def kl_per_unit(model, images: torch.Tensor, *, prior_mu: float = 0.0, prior_logvar: float = 0.0,
+                batch_size: int = 1000) -> torch.Tensor:
+    """Mean over images of each latent unit's closed-form KL( q(z_j|x) || p(z_j) ), nats, shape ``[D]``.
+
+    The per-dimension view of posterior collapse (chapter 12): a collapsed unit has KL_j near 0
+    (q(z_j|x) = p(z_j) for every x). The sum over units is the ELBO's KL term (chapter 6's formula).
+    For the two-layer VAE this reads q(z1|x) against N(0, I), which is not its prior: use
+    :func:`vae_teach.hierarchical.kl_per_layer` there.
+    """
+    if not hasattr(model, "to_mu"):
+        raise TypeError("kl_per_unit needs a one-layer VAE (an encoder that outputs q(z|x)); got "
+                        f"{type(model).__name__}")
+    _check_images("images", images)
+    was = model.training
+    model.eval()
+    dev = model_device(model)
+    total = None
+    for xb in _data.batches(images, integer("batch_size", batch_size, minimum=1), shuffle=False):
+        mu, logvar = model.encode(xb.to(dev))
+        s = kl_per_dimension(mu, logvar, prior_mu, prior_logvar).double().sum(0).cpu()
+        total = s if total is None else total + s
+    model.train(was)
+    return (total / images.shape[0]).float()
+
+
+@torch.no_grad()
+def mutual_information(model, images: torch.Tensor, *, seed: int = 0, chunk: int = 100) -> float:
+    """Estimate of I_q(x; z), the mutual information between x and z under q(x, z) = p_data(x) q(z|x), nats.
+
+    I_q = E_x E_{q(z|x)}[ log q(z|x) - log q(z) ], with the aggregate posterior q(z) = (1/N) sum_m q(z|x_m)
+    over the N ``images`` (the estimator of He et al., 2019, "Lagging inference networks"): one
+    z_n ~ q(z|x_n) per image and
+
+        I ~= (1/N) sum_n [ log q(z_n|x_n) - log (1/N) sum_m q(z_n|x_m) ].
+
+    It lies in [0, log N]: a collapsed encoder (q(z|x) the same for every x) gives 0; pass enough
+    images that log N is well above the value (chapter 12). O(N^2) densities, ``chunk`` rows at a time.
+    """
+    if not hasattr(model, "to_mu"):
+        raise TypeError(f"mutual_information needs a one-layer VAE (q(z|x) Gaussian); got {type(model).__name__}")
+    _check_images("images", images)
+    n = images.shape[0]
+    if n < 2:
+        raise ValueError(f"mutual_information needs at least 2 images (an aggregate posterior), got {n}")
+    was = model.training
+    model.eval()
+    dev = model_device(model)
+    enc = [model.encode(xb.to(dev)) for xb in _data.batches(images, 1000, shuffle=False)]
+    mu, logvar = (torch.cat(t).double().cpu() for t in zip(*enc))
+    model.train(was)
+    eps = torch.randn(mu.shape, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
+    z = mu + (0.5 * logvar).exp() * eps
+    total = 0.0
+    for i in range(0, n, integer("chunk", chunk, minimum=1)):
+        zc = z[i:i + chunk]
+        log_q_all = gaussian_log_density(zc.unsqueeze(1), mu.unsqueeze(0), logvar.unsqueeze(0))  # [c, N]
+        log_q_own = log_q_all[torch.arange(zc.shape[0]), torch.arange(i, i + zc.shape[0])]
+        total += float((log_q_own - (torch.logsumexp(log_q_all, dim=1) - math.log(n))).sum())
+    return total / n

@@ -47,6 +47,17 @@ def kl_diag_gaussians(mu: torch.Tensor, logvar: torch.Tensor,
     Note ``logvar`` is log sigma^2, not log sigma. Example: prior N(1, 2^2) is
     ``prior_mu=1.0, prior_logvar=math.log(4.0)``.
     """
+    return kl_per_dimension(mu, logvar, prior_mu, prior_logvar).flatten(1).sum(dim=1)
+
+
+def kl_per_dimension(mu: torch.Tensor, logvar: torch.Tensor,
+                     prior_mu: float | torch.Tensor = 0.0,
+                     prior_logvar: float | torch.Tensor = 0.0) -> torch.Tensor:
+    """The closed-form KL of :func:`kl_diag_gaussians` before the sum over latent dimensions: ``[N, D]``.
+
+    KL_nj = 1/2 * [ prior_logvar_j - logvar_nj + (exp(logvar_nj) + (mu_nj - prior_mu_j)^2) / exp(prior_logvar_j) - 1 ],
+    the KL of latent dimension j for sample n (chapter 12 reads posterior collapse from it).
+    """
     mu = as_tensor("mu", mu)
     logvar = as_tensor("logvar", logvar)
     if mu.shape != logvar.shape:
@@ -58,7 +69,7 @@ def kl_diag_gaussians(mu: torch.Tensor, logvar: torch.Tensor,
     per_dim = 0.5 * (prior_logvar - logvar
                      + (logvar.exp() + (mu - prior_mu).pow(2)) / prior_logvar.exp()
                      - 1.0)
-    return per_dim.flatten(1).sum(dim=1)
+    return per_dim
 
 
 def gaussian_log_density(z: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:

@@ -174,6 +174,14 @@ def _float32(t):
     return t.float() if torch.is_tensor(t) and t.dtype in (torch.bfloat16, torch.float16) else t
 
 
+def forward_and_recon(model, x: torch.Tensor, recon: Recon = "auto"):
+    """``(out, rec)``: the model's :class:`~vae_teach.models.Output` on ``x`` (float32 even under
+    autocast) and its reconstruction term per image ``[N]``, one posterior sample per image."""
+    out = model(x)
+    out = type(out)(*(_float32(t) for t in out))
+    return out, reconstruction(model, x, out.x_params, recon, reduction="none")
+
+
 def loss_terms(model, x: torch.Tensor, *, recon: Recon = "auto", beta: float = 1.0,
                prior_mu: float | torch.Tensor = 0.0, prior_logvar: float | torch.Tensor = 0.0,
                reduction: str = "mean") -> LossTerms:
@@ -188,9 +196,10 @@ def loss_terms(model, x: torch.Tensor, *, recon: Recon = "auto", beta: float = 1
     """
     check_reduction(reduction)
     real_number("beta", beta, minimum=0.0)
-    out = model(x)
-    out = type(out)(*(_float32(t) for t in out))
-    rec = reconstruction(model, x, out.x_params, recon, reduction="none")
+    if hasattr(model, "elbo_terms"):  # a model with its own ELBO, e.g. the two-layer VAE (chapter 14)
+        return model.elbo_terms(x, recon=recon, beta=beta, prior_mu=prior_mu, prior_logvar=prior_logvar,
+                                reduction=reduction)
+    out, rec = forward_and_recon(model, x, recon)
     if out.mu is None:
         zero = torch.zeros_like(rec)
         return LossTerms(*(_over_images(t, reduction) for t in (rec, rec, zero)))

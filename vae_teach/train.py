@@ -23,6 +23,7 @@ import torch
 from . import data as _data
 from ._progress import progress
 from .losses import Recon, loss_terms
+from .objectives import resolve_objective
 from .checkpoints import CHECKPOINT_VERSION, load_checkpoint, save_checkpoint  # noqa: F401 (re-exported)
 from .precision import autocast, model_device, resolve_precision
 from .validate import finite, integer, real_number
@@ -37,7 +38,9 @@ class TrainingDiverged(RuntimeError):
 
 @dataclass
 class History:
-    """Per-epoch means, in nats per image: loss = recon + beta * kl (kl = 0 for an AE)."""
+    """Per-epoch means, in nats per image: loss = recon + beta * kl (kl = 0 for an AE), or with
+    ``fit(objective=...)`` the objective that was minimized; ``*_nelbo`` = recon + kl, the true
+    negative ELBO. Test values are always the negative beta-ELBO at fit's ``beta``."""
 
     train_loss: list = field(default_factory=list)
     train_recon: list = field(default_factory=list)
@@ -45,6 +48,10 @@ class History:
     test_loss: list = field(default_factory=list)
     test_recon: list = field(default_factory=list)
     test_kl: list = field(default_factory=list)
+    # The true negative ELBO (recon + kl: beta = 1, no free-bits clamp), whatever the training
+    # objective was (chapter 12); for an AE it equals the reconstruction term.
+    train_nelbo: list = field(default_factory=list)
+    test_nelbo: list = field(default_factory=list)
     seconds: list = field(default_factory=list)
     precision: str = "fp32"  # of the latest fit call: "fp32" or "bf16" (autocast forward pass)
 
@@ -175,7 +182,7 @@ def fit(model, train_images: torch.Tensor, test_images: torch.Tensor | None = No
         seed: int = 0, recon: Recon = "auto", beta: float = 1.0, prior_mu: float = 0.0,
         prior_logvar: float = 0.0, binarize: str | None = None, history: History | None = None,
         callback=None, desc: str = "", precision: str = "fp32", device: str | torch.device | None = None,
-        lr_schedule: str = "constant") -> History:
+        lr_schedule: str = "constant", objective=None) -> History:
     """Train ``model`` with Adam and return its :class:`History`.
 
     recon / beta / prior_*: the objective (see :func:`vae_teach.losses.loss_terms`).
@@ -194,6 +201,11 @@ def fit(model, train_images: torch.Tensor, test_images: torch.Tensor | None = No
     or "auto" (bf16 where the hardware multiplies bf16 natively, else fp32); ``history.precision``
     says which ran. Training runs on the model's device (move it with ``model.to(...)``); the data
     are moved there once. ``device``, if given, must be that device.
+
+    objective: None (the default: the negative beta-ELBO of :func:`vae_teach.losses.loss_terms`),
+    :class:`vae_teach.objectives.ELBO` (KL warm-up, free bits; chapter 12), :class:`vae_teach.iwae.IWAE`
+    (the importance-weighted bound; chapter 13) or the dict form of either. ``history.train_loss`` is
+    then the objective minimized and ``train_nelbo`` the true negative ELBO (beta = 1, unclamped).
 
     Everything is checked before the first step: the arguments, the images (float, at least one,
     no NaN), and one forward pass of the model and the objective on one train and one test image,
@@ -215,6 +227,7 @@ def fit(model, train_images: torch.Tensor, test_images: torch.Tensor | None = No
         raise ValueError(f"lr_schedule must be 'constant' or 'cosine', got {lr_schedule!r}")
     if callback is not None and not callable(callback):
         raise TypeError(f"callback must be a function callback(epoch, model, history), got {type(callback).__name__}")
+    train_objective = resolve_objective(objective)
     if history is not None and not isinstance(history, History):
         raise TypeError(f"history must be a vae_teach.train.History (to continue training), got {type(history).__name__}")
     dev = model_device(model)
@@ -232,6 +245,9 @@ def fit(model, train_images: torch.Tensor, test_images: torch.Tensor | None = No
                 try:
                     loss_terms(model, xs[:1].to(dev), recon=recon, beta=beta, prior_mu=prior_mu,
                                prior_logvar=prior_logvar)
+                    if train_objective is not None and name == "train_images":
+                        train_objective.train_terms(model, xs[:1].to(dev), step=0, steps_per_epoch=1, recon=recon,
+                                                    beta=beta, prior_mu=prior_mu, prior_logvar=prior_logvar)
                 except (ValueError, TypeError) as e:
                     raise type(e)(f"{name} cannot be used with this model and objective: {e}") from e
     torch.manual_seed(seed)
@@ -252,7 +268,7 @@ def fit(model, train_images: torch.Tensor, test_images: torch.Tensor | None = No
         _copy_params(epoch_start, params)
         t0 = time.perf_counter()
         model.train()
-        sums = torch.zeros(3, dtype=torch.float64, device=dev)
+        sums = torch.zeros(4, dtype=torch.float64, device=dev)
         seen = 0
         for step, xb in enumerate(progress(_data.batches(train_images, batch_size, generator=g),
                                            total=n_steps, desc=f"epoch {epoch}"), start=1):
@@ -263,7 +279,11 @@ def fit(model, train_images: torch.Tensor, test_images: torch.Tensor | None = No
                 for group in opt.param_groups:
                     group["lr"] = lr / 20 + (lr - lr / 20) * 0.5 * (1 + math.cos(math.pi * frac))
             with autocast(prec, dev):
-                t = loss_terms(model, xb, **objective)
+                if train_objective is None:
+                    t = loss_terms(model, xb, **objective)
+                else:
+                    t = train_objective.train_terms(model, xb, step=(epoch - 1) * n_steps + step - 1,
+                                                    steps_per_epoch=n_steps, **objective)
             if not torch.isfinite(t.loss):
                 # The last step's weights gave a finite loss, but may hold inf / NaN themselves
                 # (a blown-up unit the loss did not see): then fall back to the epoch's start.
@@ -286,16 +306,19 @@ def fit(model, train_images: torch.Tensor, test_images: torch.Tensor | None = No
                     s.copy_(p)
             have_snapshot = True
             opt.step()
-            sums += torch.stack([t.loss.detach(), t.recon.detach(), t.kl.detach()]).double() * xb.shape[0]
+            sums += torch.stack([t.loss.detach(), t.recon.detach(), t.kl.detach(),
+                                 (t.recon + t.kl).detach()]).double() * xb.shape[0]
             seen += xb.shape[0]
         tr = (sums / seen).cpu().tolist()
         hist.train_loss.append(tr[0]); hist.train_recon.append(tr[1]); hist.train_kl.append(tr[2])
+        hist.train_nelbo.append(tr[3])
         if test_images is not None:
             te_x = test_images
             if binarize == "dynamic":
                 te_x = _data.binarize_static(test_images, seed=seed)
             te = evaluate_terms(model, te_x, **objective)
             hist.test_loss.append(te[0]); hist.test_recon.append(te[1]); hist.test_kl.append(te[2])
+            hist.test_nelbo.append(te[1] + te[2])
         hist.seconds.append(time.perf_counter() - t0)
         if callback is not None and _stop_requested(callback(epoch, model, hist)):
             break
