@@ -68,6 +68,10 @@ def _cpu() -> str:
 def train(name: str) -> dict:
     """Train ``name`` from scratch per its spec, save its weights and manifest entry; returns the entry."""
     spec = specs.get(name)
+    # Everything the measurement after training needs is imported now, not an hour later from files that
+    # may have changed on disk in between (an edited checkout would otherwise lose the trained model).
+    from .. import evaluate, train as _train  # noqa: F401
+
     t0 = time.perf_counter()
     if spec.kind == "classifier":
         from ..fid import train_classifier
