@@ -12,7 +12,7 @@ from .core import Mistake, Task, register
 
 def _cases_prior() -> list[tuple]:
     g = gen(12)
-    return [(randn(g, 5, 4), randn(g, 5, 4) * 0.8, 1.0, 4.0)]
+    return [(randn(g, 5, 3), randn(g, 5, 3) * 0.8, 1.0, 4.0)]  # D = 3, not 4 = prior_var
 
 
 def _kl_prior(mu, logvar, prior_mu, prior_var):

@@ -240,6 +240,7 @@ def call(task: Task, fn: Callable, args: tuple, what: str = "") -> Any:
     """Call the student's ``fn`` on copies of ``args``; refuse an answer that edits an input in place."""
     given = fresh(args)
     kept = fresh(given)
+    versions = [a._version if torch.is_tensor(a) else None for a in given]  # bumped by every in-place op
     try:
         out = _with_time_limit(fn, given, TIME_LIMIT)
     except _TimeLimit:
@@ -251,8 +252,8 @@ def call(task: Task, fn: Callable, args: tuple, what: str = "") -> Any:
     except Exception as e:  # noqa: BLE001 - report whatever the student's code raised
         raise fail(task, f"your function raised {type(e).__name__}: {e}{what}. "
                          f"Expected it to return {task.expect}.") from e
-    for i, (a, b) in enumerate(zip(given, kept)):
-        if not _same(a, b):
+    for i, (a, b, v) in enumerate(zip(given, kept, versions)):
+        if not _same(a, b) or (v is not None and a._version != v):
             name = task.args[i] if i < len(task.args) else f"argument {i + 1}"
             raise fail(task, f"your function changed its input `{name}` in place (an in-place operation such "
                              f"as `{name}.add_(...)`, `{name} += ...`, `{name}[...] = ...` or `out=`). The "
@@ -264,7 +265,21 @@ def call(task: Task, fn: Callable, args: tuple, what: str = "") -> Any:
 # ------------------------------------------------------------------------------------ the check
 
 def run_check(task: Task, answer: Any) -> None:
-    """Check ``answer`` (a function or a value, per ``task.kind``); pass quietly or raise CheckFailed."""
+    """Check ``answer`` (a function or a value, per ``task.kind``); pass quietly or raise CheckFailed.
+
+    Runs with one intra-op thread (restored afterwards): the test inputs are tiny, and on a busy machine
+    waking a thread pool costs milliseconds per operation, more than the work itself."""
+    threads = torch.get_num_threads()
+    if threads != 1:
+        torch.set_num_threads(1)
+    try:
+        _run_check(task, answer)
+    finally:
+        if threads != 1:
+            torch.set_num_threads(threads)
+
+
+def _run_check(task: Task, answer: Any) -> None:
     from . import diagnose, gradcheck
 
     if task.kind == "function":

@@ -33,7 +33,7 @@ def _type_problem(kind: str, item: Any, expect: str) -> str | None:
             return (f"expected {expect}, got {describe(item)}: return a torch tensor (torch.stack a list of "
                     "tensors); a list has no shape and no autograd graph")
         if isinstance(item, np.ndarray):
-            return (f"expected {expect}, got a numpy array {describe(item)[3:]}: return a torch tensor; a numpy "
+            return (f"expected {expect}, got {describe(item).replace('an array', 'a numpy array')}: return a torch tensor; a numpy "
                     "round trip (.numpy(), np.* functions) cuts the autograd graph")
         if isinstance(item, (int, float, complex, np.number)):
             return (f"expected {expect}, got a Python number ({describe(item)}): return the tensor itself, "
@@ -90,21 +90,24 @@ def _apply(t: torch.Tensor, plan: dict[int, str]) -> torch.Tensor:
     return t
 
 
-def _plan_text(task: Task, plan: dict[int, str], ndim: int) -> str:
+def _plan_text(task: Task, plan: dict[int, str], shape: tuple[int, ...]) -> str:
+    ndim = len(shape)
+    plan = {d: op for d, op in plan.items() if shape[d] > 1}  # summing or averaging a size-1 dimension changes no value
     if not plan:
-        return "no reduction at all (one value per element)"
-    labels = task.dims[-ndim:] if task.dims else tuple(f"dim {d}" for d in range(ndim))
+        return "the terms with no reduction at all (one value per element)"
+    labels = task.dims[-ndim:] if task.dims and len(task.dims) >= ndim else tuple(f"dim {d}" for d in range(ndim))
     parts = []
     for op in ("sum", "mean"):
         names = []
-        for d in sorted(plan):
-            if plan[d] == op:
-                label = labels[d] if -len(labels) <= d else f"dim {d}"
-                if label not in names:
-                    names.append(label)
+        for label in dict.fromkeys(labels):
+            have = [d for d in range(ndim) if labels[d] == label and shape[d] > 1]
+            mine = [d for d in have if plan.get(d - ndim) == op]
+            if mine:
+                only = f" (only dim{'s' if len(mine) > 1 else ''} {', '.join(map(str, mine))})" if len(mine) < len(have) else ""
+                names.append(label + only)
         if names:
             parts.append(f"a {op} over {' and '.join(names)}")
-    return " and ".join(parts)
+    return " and ".join(parts) + " of the terms"
 
 
 def _wrong_reduction(task: Task, cases: list, out_arrays: list) -> str | None:
@@ -120,8 +123,11 @@ def _wrong_reduction(task: Task, cases: list, out_arrays: list) -> str | None:
                 continue
             alt = _apply(terms, plan).numpy()
             if alt.shape == oa[0].shape and np.allclose(as64(oa[0]), alt, rtol=1e-6, atol=1e-8):
-                return (f"your result is {_plan_text(task, plan, nd)} of the terms; the task asks for "
-                        f"{_plan_text(task, target, nd)}.")
+                mine, want = _plan_text(task, plan, tuple(terms.shape)), _plan_text(task, target, tuple(terms.shape))
+                if mine == want:
+                    return (f"Your values are right, but your result keeps a dimension of size 1 (shape "
+                            f"{list(alt.shape)}): reduce over it too (e.g. .flatten(1) first) or .squeeze() it.")
+                return f"Your result is {mine}; the task asks for {want}."
     return None
 
 
@@ -153,6 +159,9 @@ def _constant(task: Task, args: tuple, a: np.ndarray, r: np.ndarray) -> str | No
     if mask.any() and np.allclose(a[~mask], 0.0, atol=1e-9 * scale):
         ratio = a[mask] / r[mask]
         c = float(ratio.mean())
+        if np.all(a == 0):
+            return ("your result is zero everywhere, the reference is not: it cannot depend on the inputs (a quantity "
+                    "compared with itself, or a factor that is 0).")
         if np.allclose(ratio, c, rtol=1e-7, atol=0) and abs(c - 1) > 1e-6:
             named = [(2.0, "a factor 2: a 1/2 is missing (or a term is counted twice)"),
                      (0.5, "a factor 1/2: an extra 1/2 (or a 2 missing)"),
@@ -175,10 +184,10 @@ def _constant(task: Task, args: tuple, a: np.ndarray, r: np.ndarray) -> str | No
     if abs(c) > 1e-9 and np.allclose(diff, c, rtol=0, atol=1e-7 * max(1.0, abs(c))):
         named = [(1.0, "1"), (0.5, "1/2"), (LOG2PI, "log(2 pi)"), (0.5 * LOG2PI, "log(2 pi)/2"), (math.log(2), "log 2")]
         for n, what in sizes:
-            named += [(n * 0.5 * LOG2PI, f"{n} x log(2 pi)/2 ({what}): the Gaussian's log(2 pi)/2, once per element"),
-                      (n * LOG2PI, f"{n} x log(2 pi) ({what}): log(2 pi) without its 1/2, once per element"),
-                      (n * 0.5, f"{n} x 1/2 ({what}): a constant such as the -1 inside 1/2(...), once per element"),
-                      (float(n), f"{n} ({what})"), (math.log(n), f"log {n} ({what})")]
+            named += [(n * 0.5 * LOG2PI, f"{n} x log(2 pi)/2 ({what}), the Gaussian's log(2 pi)/2 once per element"),
+                      (n * LOG2PI, f"{n} x log(2 pi) ({what}), log(2 pi) without its 1/2 once per element"),
+                      (n * 0.5, f"{n} x 1/2 ({what}), a constant such as the -1 inside 1/2(...) once per element"),
+                      (math.log(n), f"log {n} ({what})")]
         for i, v in enumerate(args):
             if isinstance(v, float) and v > 0 and i < len(task.args):
                 for n, what in [(1, "")] + sizes:
@@ -187,8 +196,8 @@ def _constant(task: Task, args: tuple, a: np.ndarray, r: np.ndarray) -> str | No
         side = "above" if c > 0 else "below"
         for value, what in named:
             if math.isclose(abs(c), value, rel_tol=1e-6):
-                return (f"your result is {side} the reference by exactly {abs(c):.6g} = {what} for every value: "
-                        "a constant term is missing, doubled, or has the wrong sign.")
+                return (f"your result is {side} the reference by exactly {abs(c):.6g} for every value, which is "
+                        f"{what}: a constant term is missing, doubled, or has the wrong sign.")
         if a.size > 1:
             return (f"your result is {side} the reference by exactly {abs(c):.6g} for every value: a constant "
                     "term is missing, doubled, or has the wrong sign.")
@@ -243,6 +252,13 @@ def _random(task: Task, fn: Callable, args: tuple, out: list) -> str | None:
     return None
 
 
+def _rearranged(a: np.ndarray, r: np.ndarray) -> str | None:
+    if a.size > 1 and np.allclose(np.sort(as64(a).ravel()), np.sort(as64(r).ravel()), rtol=1e-9, atol=1e-12):
+        return ("your result holds exactly the right numbers, but in the wrong places: a transpose, a permute or "
+                "a reshape in the wrong order.")
+    return None
+
+
 def _rounded(task: Task, a: np.ndarray, r: np.ndarray) -> str | None:
     a, r = as64(a).real, as64(r).real
     if not np.allclose(a, r, rtol=2e-2, atol=max(task.atol, 1e-3)):
@@ -257,10 +273,27 @@ def _rounded(task: Task, a: np.ndarray, r: np.ndarray) -> str | None:
             "rounded constant (pi = 3.14), float32 arithmetic, or a small term left out.")
 
 
+def _wrong_order(task: Task, out_arrays: list, ref_arrays: list) -> str | None:
+    n = len(task.returns)
+    if n < 2:
+        return None
+    for perm in itertools.permutations(range(n)):
+        if perm != tuple(range(n)) and all(
+                matches([oa[p] for p in perm], ra, task.rtol, task.atol) for oa, ra in zip(out_arrays, ref_arrays)):
+            names = task.outputs or tuple(f"element {i + 1}" for i in range(n))
+            got = ", ".join(names[perm.index(i)] for i in range(n))
+            return (f"the right values in the wrong order: your tuple is ({got}); return "
+                    f"({', '.join(names)}).")
+    return None
+
+
 # --------------------------------------------------------------------------------------- explain
 
 def explain(task: Task, fn: Any, cases: list, outs: list, out_arrays: list, ref_arrays: list) -> CheckFailed:
     """The failure message for an answer that matches neither the reference nor a catalogued mistake."""
+    swapped = _wrong_order(task, out_arrays, ref_arrays)
+    if swapped:
+        return fail(task, swapped)
     for o, oa, ra in zip(outs, out_arrays, ref_arrays):
         if len(oa) != len(ra):
             return fail(task, f"expected {task.expect}, got {describe(o)}")
@@ -283,7 +316,7 @@ def explain(task: Task, fn: Any, cases: list, outs: list, out_arrays: list, ref_
                 continue
             where = (f"`{task.outputs[i]}` (the {_ordinal(i)} element of the tuple): " if len(oa) > 1
                      and i < len(task.outputs) else "")
-            msg = _constant(task, args, a, r)
+            msg = _constant(task, args, a, r) or _rearranged(a, r)
             if msg is None and task.kind == "function":
                 msg = _ignored(task, fn, args, oa)
             msg = msg or _rounded(task, a, r)

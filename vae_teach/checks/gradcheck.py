@@ -71,7 +71,8 @@ def check_gradients(task: Task, fn: Callable, cases: list[tuple]) -> None:
                 raise fail(task, f"the values are right, but no gradient reaches `{name}` (it gets "
                                  f"{'none' if gm is None else 'only zeros'}): between `{name}` and the result the "
                                  f"graph is cut by {_CUTS}.{point}")
-            if gm.shape != gr.shape or not torch.allclose(gm.to(torch.float64), gr, rtol=1e-5, atol=1e-8):
+            scale = float(gr.abs().max())  # float32 arithmetic in the answer is fine: compare relative to the size
+            if gm.shape != gr.shape or not torch.allclose(gm.to(torch.float64), gr, rtol=1e-4, atol=1e-5 * scale):
                 worst = float((gm.to(torch.float64) - gr).abs().max()) if gm.shape == gr.shape else float("nan")
                 raise fail(task, f"the values are right, but the gradient with respect to `{name}` is wrong "
                                  f"(largest difference {worst:.3g}): part of the computation that depends on "
