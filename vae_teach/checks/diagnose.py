@@ -16,7 +16,7 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-from .compare import as64, describe, matches, to_arrays
+from .compare import as64, close, describe, matches, to_arrays
 from .core import CheckFailed, Task, call, fail, fresh
 from .typecheck import ordinal as _ordinal
 
@@ -52,19 +52,24 @@ def _plan_text(task: Task, plan: dict[int, str], shape: tuple[int, ...]) -> str:
     return " and ".join(parts) + " of the terms"
 
 
-def _wrong_reduction(task: Task, cases: list, out_arrays: list) -> str | None:
+def _wrong_reduction(task: Task, cases: list, out_arrays: list, ref_arrays: list) -> str | None:
+    """Compare the answer with the terms reduced (sum, mean or kept) over every combination of dimensions,
+    on the first test case it gets wrong."""
     if task.terms is None or len(task.returns) != 1:
         return None
-    for args, oa in zip(cases, out_arrays):
+    wrong = [(args, oa) for args, oa, ra in zip(cases, out_arrays, ref_arrays)
+             if not matches(oa, ra, task.rtol, task.atol)]
+    for args, oa in wrong[:1]:
         terms = task.terms(*fresh(args))
         nd = terms.dim()
         target = {d: op for d, op in task.reduce.items() if -nd <= d}
         for choice in itertools.product(("keep", "sum", "mean"), repeat=nd):
             plan = {d - nd: op for d, op in enumerate(choice) if op != "keep"}
-            if plan == target:
+            kept = tuple(n for n, op in zip(terms.shape, choice) if op == "keep")
+            if plan == target or kept != oa[0].shape:
                 continue
             alt = _apply(terms, plan).numpy()
-            if alt.shape == oa[0].shape and np.allclose(as64(oa[0]), alt, rtol=1e-6, atol=1e-8):
+            if alt.shape == oa[0].shape and close(as64(oa[0]), alt, rtol=1e-6, atol=1e-8):
                 mine, want = _plan_text(task, plan, tuple(terms.shape)), _plan_text(task, target, tuple(terms.shape))
                 if mine == want:
                     return (f"Your values are right, but your result keeps a dimension of size 1 (shape "
@@ -98,13 +103,13 @@ def _constant(task: Task, args: tuple, a: np.ndarray, r: np.ndarray) -> str | No
     sizes = _sizes(task, args)
     scale = max(1.0, float(np.max(np.abs(r))))
     mask = np.abs(r) > 1e-9 * scale
-    if mask.any() and np.allclose(a[~mask], 0.0, atol=1e-9 * scale):
+    if mask.any() and close(a[~mask], 0.0, rtol=0.0, atol=1e-9 * scale):
         ratio = a[mask] / r[mask]
         c = float(ratio.mean())
         if np.all(a == 0):
             return ("your result is zero everywhere, the reference is not: it cannot depend on the inputs (a quantity "
                     "compared with itself, or a factor that is 0).")
-        if np.allclose(ratio, c, rtol=1e-7, atol=0) and abs(c - 1) > 1e-6:
+        if close(ratio, c, rtol=1e-7, atol=0.0) and abs(c - 1) > 1e-6:
             named = [(2.0, "a factor 2: a 1/2 is missing (or a term is counted twice)"),
                      (0.5, "a factor 1/2: an extra 1/2 (or a 2 missing)"),
                      (-1.0, "a factor -1: the sign is flipped"),
@@ -123,7 +128,7 @@ def _constant(task: Task, args: tuple, a: np.ndarray, r: np.ndarray) -> str | No
                         "wrong (a scale, a 1/2, or a sum / mean over a dimension).")
     diff = a - r
     c = float(diff.mean())
-    if abs(c) > 1e-9 and np.allclose(diff, c, rtol=0, atol=1e-7 * max(1.0, abs(c))):
+    if abs(c) > 1e-9 and close(diff, c, rtol=0.0, atol=1e-7 * max(1.0, abs(c))):
         named = [(1.0, "1"), (0.5, "1/2"), (LOG2PI, "log(2 pi)"), (0.5 * LOG2PI, "log(2 pi)/2"), (math.log(2), "log 2")]
         for n, what in sizes:
             named += [(n * 0.5 * LOG2PI, f"{n} x log(2 pi)/2 ({what}), the Gaussian's log(2 pi)/2 once per element"),
@@ -195,7 +200,7 @@ def _random(task: Task, fn: Callable, args: tuple, out: list) -> str | None:
 
 
 def _rearranged(a: np.ndarray, r: np.ndarray) -> str | None:
-    if a.size > 1 and np.allclose(np.sort(as64(a).ravel()), np.sort(as64(r).ravel()), rtol=1e-9, atol=1e-12):
+    if a.size > 1 and close(np.sort(as64(a).ravel()), np.sort(as64(r).ravel()), rtol=1e-9, atol=1e-12):
         return ("your result holds exactly the right numbers, but in the wrong places: a transpose, a permute or "
                 "a reshape in the wrong order.")
     return None
@@ -203,10 +208,10 @@ def _rearranged(a: np.ndarray, r: np.ndarray) -> str | None:
 
 def _rounded(task: Task, a: np.ndarray, r: np.ndarray) -> str | None:
     a, r = as64(a).real, as64(r).real
-    if not np.allclose(a, r, rtol=2e-2, atol=max(task.atol, 1e-3)):
+    if not close(a, r, rtol=2e-2, atol=max(task.atol, 1e-3)):
         return None
     for k in range(7):
-        if np.allclose(a, np.round(r, k), rtol=0, atol=1e-9):
+        if close(a, np.round(r, k), rtol=0.0, atol=1e-9):
             want = "three" if task.kind == "value" and k < 3 else "all the"
             return (f"close, but rounded to {k} decimal{'s' if k != 1 else ''}: give {want} decimals "
                     "(do not round the result).")
@@ -241,7 +246,7 @@ def explain(task: Task, fn: Any, cases: list, outs: list, out_arrays: list, ref_
             return fail(task, f"expected {task.expect}, got {describe(o)}")
         for a, r in zip(oa, ra):
             if a.shape != r.shape:
-                why = _wrong_reduction(task, cases, out_arrays) or ""
+                why = _wrong_reduction(task, cases, out_arrays, ref_arrays) or ""
                 return fail(task, f"wrong shape: expected {task.expect}, got {describe(o)}. {why}".rstrip())
             if np.iscomplexobj(a) and not np.iscomplexobj(r):
                 return fail(task, "the result is complex; the answer is a real number (take the real part)")
@@ -249,7 +254,7 @@ def explain(task: Task, fn: Any, cases: list, outs: list, out_arrays: list, ref_
                 return fail(task, "the result contains NaN or inf; look for a log of a non-positive "
                                   "number, a division by zero or an overflowing exp")
     if task.kind == "function":
-        msg = _random(task, fn, cases[0], out_arrays[0]) or _wrong_reduction(task, cases, out_arrays)
+        msg = _random(task, fn, cases[0], out_arrays[0]) or _wrong_reduction(task, cases, out_arrays, ref_arrays)
         if msg:
             return fail(task, msg)
     for (args, oa, ra) in zip(cases, out_arrays, ref_arrays):
