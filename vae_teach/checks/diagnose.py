@@ -1,11 +1,13 @@
 """Generic diagnoses: what is wrong with an answer that matches neither the reference nor a catalogued mistake.
 
 They need no catalogue entry; each reads only the task's spec (:class:`.core.Task`): the argument
-names, the expected output types, the unreduced ``terms`` and their ``reduce``. In the order tried:
-the wrong type (checked before anything else), the wrong shape (with the dimensions reduced, when it
-tells), NaN/inf, two calls with the same inputs that disagree (own random noise), the wrong dimensions
-reduced, a constant factor or offset (named when it is a recognisable constant), an ignored argument,
-and a value that is close but rounded.
+names, the expected output types, the unreduced ``terms`` and their ``reduce``, the dimension labels.
+In the order tried (the wrong type is refused before, by :mod:`.typecheck`): a tuple whose elements are
+right but in the wrong order; the wrong shape (with the dimensions reduced, when that tells); a complex
+result; NaN/inf; two calls with the same inputs that disagree (own random noise); the wrong dimensions
+reduced; a constant factor or offset (named when it is a recognisable constant: 2, 1/2, -1, a dimension
+size, log(2 pi)/2 per element, ...); the right numbers in the wrong places; an argument the answer
+ignores; a value that is close but rounded.
 """
 from __future__ import annotations
 
@@ -215,9 +217,11 @@ def _rounded(task: Task, a: np.ndarray, r: np.ndarray) -> str | None:
             want = "three" if task.kind == "value" and k < 3 else "all the"
             return (f"close, but rounded to {k} decimal{'s' if k != 1 else ''}: give {want} decimals "
                     "(do not round the result).")
+    if not close(a, r, rtol=1e-3, atol=task.atol):
+        return None
     worst = float(np.max(np.abs(a - r) / np.maximum(np.abs(r), 1e-12)))
     return (f"close, but not within the tolerance (largest relative difference {worst:.2g}): look for a "
-            "rounded constant (pi = 3.14), float32 arithmetic, or a small term left out.")
+            "rounded constant (pi = 3.14) or float16 arithmetic.")
 
 
 def _wrong_order(task: Task, out_arrays: list, ref_arrays: list) -> str | None:
