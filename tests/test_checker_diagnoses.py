@@ -408,6 +408,9 @@ RIGHT = [
 ]
 
 UNUSABLE = [w for w in WRONG if w.kind in ("graph", "inplace")]
+# refusals of the wrong type, and errors the answer raised: the easy part of the set
+TYPE_KEYWORDS = ("list", "numpy", "Python number", "got str", "return a tuple", "int(", "raised", "expected a tuple")
+WRONG_VALUES = [w for w in WRONG if w.kind == "values" and not any(k in w.keyword for k in TYPE_KEYWORDS)]
 
 
 def _ids(rows):
@@ -444,18 +447,22 @@ def test_the_three_rates_meet_the_targets(capsys):
     rate_named = len(hits) / len(named)
     rate_unusable = len(unusable_caught) / len(UNUSABLE)
     rate_right = len(accepted) / len(RIGHT)
+    values_hits = [w for w in WRONG_VALUES if w in hits]
+    rate_values = len(values_hits) / len(WRONG_VALUES)
     with capsys.disabled():
         print(f"\nchecker diagnoses on {len(WRONG)} wrong answers ({len({TASKS[w.task].chapter for w in WRONG})} "
               f"exercise sets) and {len(RIGHT)} correct ones:")
         print(f"  wrong answers whose message names the mistake or its symptom: {len(hits)}/{len(named)} "
               f"= {rate_named:.0%}")
+        print(f"    of them wrong numbers of the right type (no type refusal, no error raised): "
+              f"{len(values_hits)}/{len(WRONG_VALUES)} = {rate_values:.0%}")
         print(f"  graph-breaking / in-place answers caught by name: {len(unusable_caught)}/{len(UNUSABLE)} "
               f"= {rate_unusable:.0%}")
         print(f"  correct but unusual answers accepted: {len(accepted)}/{len(RIGHT)} = {rate_right:.0%}")
         for w in named:
             if w not in hits:
                 print(f"  not named: {w.task}: {w.what}")
-    assert rate_named >= 0.70
+    assert rate_named >= 0.70 and rate_values >= 0.70
     assert rate_unusable == 1.0
     assert rate_right == 1.0
 
