@@ -556,3 +556,15 @@ def test_tasks_declare_their_output_types_and_differentiable_inputs():
     assert {"reparameterize", "std_from_logvar", "elbo_estimate", "gaussian_log_density", "kl_standard_normal",
             "kl_gaussian_prior", "kl_monte_carlo", "vae_loss", "ae_loss", "bce_per_image", "mae_per_image",
             "gaussian_decoder_nll", "perceptual_loss", "log_importance_weights", "iwae_bound"} <= differentiable
+
+
+def test_an_answer_that_hangs_only_when_its_inputs_require_grad_is_stopped_by_name(monkeypatch):
+    monkeypatch.setattr(checks.core, "TIME_LIMIT", 0.2)
+
+    def slow_when_differentiated(mu, logvar, eps):
+        if mu.requires_grad:
+            time.sleep(1.0)  # interrupted by the checker's timer after 0.2 s
+        return mu + _std(logvar) * eps
+
+    msg = verdict("reparameterize", slow_when_differentiated)
+    assert msg is not None and "with inputs that require gradients" in msg and "within 0.2 s" in msg, msg

@@ -183,7 +183,7 @@ def _same(a: Any, b: Any) -> bool:
     return True
 
 
-def call(task: Task, fn: Callable, args: tuple, what: str = "") -> Any:
+def call(task: Task, fn: Callable, args: tuple) -> Any:
     """Call the student's ``fn`` on copies of ``args``; refuse an answer that edits an input in place."""
     given = fresh(args)
     kept = fresh(given)
@@ -197,7 +197,7 @@ def call(task: Task, fn: Callable, args: tuple, what: str = "") -> Any:
     except NotImplementedError:
         raise
     except Exception as e:  # noqa: BLE001 - report whatever the student's code raised
-        raise fail(task, f"your function raised {type(e).__name__}: {e}{what}. "
+        raise fail(task, f"your function raised {type(e).__name__}: {e}. "
                          f"Expected it to return {task.expect}.") from e
     for i, (a, b, v) in enumerate(zip(given, kept, versions)):
         if not _same(a, b) or (v is not None and a._version != v):

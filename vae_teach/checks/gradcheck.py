@@ -40,8 +40,11 @@ def check_gradients(task: Task, fn: Callable, cases: list[tuple]) -> None:
         mine, theirs = _leaves(args, idx), _leaves(args, idx)
         try:
             out = _with_time_limit(fn, mine, core.TIME_LIMIT)
-        except (NotImplementedError, _TimeLimit):
+        except NotImplementedError:
             raise
+        except _TimeLimit:
+            raise fail(task, f"your values are right, but with inputs that require gradients ({names}) your function "
+                             f"did not return within {core.TIME_LIMIT:g} s.") from None
         except Exception as e:  # noqa: BLE001 - report whatever the student's code raised
             raise fail(task, f"your values are right, but with inputs that require gradients ({names}, as in "
                              f"training) your function raised {type(e).__name__}: {e}") from e
