@@ -149,9 +149,9 @@ WRONG = [
     Wrong("ae_forward", "only x_hat returned", lambda x, We, be, Wd, bd: _ae(x, We, be, Wd, bd)[1],
           "expected a tuple"),
     Wrong("ae_forward", "ReLU instead of sigmoid", lambda x, We, be, Wd, bd:
-          (x @ We.T + be, torch.relu((x @ We.T + be) @ Wd.T + bd)), "relu"),
+          (x @ We.T + be, torch.relu((x @ We.T + be) @ Wd.T + bd)), "between 0 and 1"),
     Wrong("ae_forward", "the decoder bias added after the sigmoid", lambda x, We, be, Wd, bd:
-          (x @ We.T + be, torch.sigmoid((x @ We.T + be) @ Wd.T) + bd), "bias after"),
+          (x @ We.T + be, torch.sigmoid((x @ We.T + be) @ Wd.T) + bd), "between 0 and 1"),
     Wrong("ae_forward", "the code z detached before decoding", lambda x, We, be, Wd, bd:
           (x @ We.T + be, torch.sigmoid((x @ We.T + be).detach() @ Wd.T + bd)), "gradient with respect to `W_enc` is wrong",
           "graph"),
@@ -517,6 +517,8 @@ DIAGNOSES = [  # (diagnosis, an answer from the set that only it explains, a phr
     ("wrong dimension reduced", _row("gaussian_log_density", "summed over dim 1, not the last"),
      "a sum over N of the terms; the task asks for a sum over D"),
     ("not reduced", _row("gaussian_log_density", "not summed"), "with no reduction at all"),
+    ("impossible values", _row("ae_forward", "ReLU instead of sigmoid"), "`x_hat` (the second element of the "
+     "tuple): it has values from 0 to"),
     ("values in the wrong places", _row("flatten_images", "rows and columns of each image swapped"), "wrong places"),
     ("tuple in the wrong order", _row("vae_loss", "recon and kl swapped"), "your tuple is (loss, kl, recon)"),
     ("a list where a tensor is expected", _row("std_from_logvar", "a list"), "got a Python list"),

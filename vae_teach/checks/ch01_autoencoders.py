@@ -1,6 +1,8 @@
 """Chapter 1 exercises (autoencoders): flatten a batch, a linear autoencoder's forward pass, its loss."""
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 
@@ -52,6 +54,7 @@ register(Task(
              lambda x, We, be, Wd, bd: ((x @ We.T), torch.sigmoid((x @ We.T) @ Wd.T)))],
     _cases_ae_forward, args=("x", "W_enc", "b_enc", "W_dec", "b_dec"), returns=("tensor", "tensor"),
     outputs=("z", "x_hat"), grad=("W_enc", "b_enc", "W_dec", "b_dec"),
+    bounds=(None, (0.0, 1.0, "a value of sigmoid(...)")),
     reread="Re-read the task: z = x @ W_enc.T + b_enc (no nonlinearity), x_hat = sigmoid(z @ W_dec.T + b_dec)."))
 register(Task(
     "ae_loss", 1, "function", lambda x_hat, x: _losses.mse(x_hat, x),
@@ -63,7 +66,7 @@ register(Task(
      Mistake("the error is not squared", "the reconstruction loss here is the SQUARED error "
              "(x_hat - x) ** 2; a norm (square root) or absolute value is a different loss.",
              lambda x_hat, x: (x_hat - x).flatten(1).norm(dim=1).mean())],
-    cases_recon_pairs, args=("x_hat", "x"), grad=("x_hat",),
+    cases_recon_pairs, args=("x_hat", "x"), grad=("x_hat",), bounds=((0.0, math.inf, "a squared error"),),
     terms=lambda x_hat, x: (x_hat - x) ** 2, reduce={**SUM_PIXELS, -4: "mean"}, dims=IMAGE_DIMS,
     reread="Re-read the task: square the difference, sum over the pixels of each image, then the mean over "
            "the images."))

@@ -87,7 +87,7 @@ register(Task(
      Mistake("the mixing weights are missing", "the posterior of component k is proportional to "
              "pi_k * N(x; m_k, v_k): multiply by the weights before normalising.",
              lambda x, w, mu, v: torch.softmax(_gmm_log_joint(x, torch.ones_like(w), mu, v), dim=1))],
-    _cases_gmm, args=_GMM_ARGS,
+    _cases_gmm, args=_GMM_ARGS, bounds=((0.0, 1.0, "a responsibility"),),
     reread="Re-read the task: r_nk is proportional to pi_k N(x_n; m_k, v_k) with v_k a variance, normalised "
            "over k."))
 register(Task(
@@ -107,6 +107,7 @@ register(Task(
                            (r * (x[:, None] - x.mean()) ** 2).sum(0) / r.sum(0)))],
     _cases_m_step, args=("x", "r"), returns=("tensor", "tensor", "tensor"),
     outputs=("weights", "means", "variances"),
+    bounds=((0.0, 1.0, "a mixing weight"), None, (0.0, math.inf, "a variance")),
     reread="Re-read the task: N_k = sum_n r_nk; weights N_k / N; means and variances are r-weighted "
            "averages divided by N_k."))
 register(Task(

@@ -1,6 +1,8 @@
 """Chapter 3 exercises (the ELBO): a diagonal Gaussian's log-density, a Bernoulli log-likelihood, a Monte Carlo ELBO."""
 from __future__ import annotations
 
+import math
+
 import torch.nn.functional as F
 
 from .. import kl as _kl
@@ -64,6 +66,7 @@ register(Task(
              "x log p + (1 - x) log(1 - p); both terms count.",
              lambda lg, x: (x * F.logsigmoid(lg)).flatten(1).sum(1))],
     _cases_logits, args=("logits", "x"), grad=("logits",),
+    bounds=((-math.inf, 0.0, "the log-likelihood of binary pixels"),),
     terms=lambda lg, x: -F.binary_cross_entropy_with_logits(lg, x, reduction="none"), reduce=SUM_PIXELS,
     dims=IMAGE_DIMS,
     reread="Re-read the task: x log p + (1 - x) log(1 - p) with p = sigmoid(logits), summed over the pixels "

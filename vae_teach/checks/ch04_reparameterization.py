@@ -1,6 +1,8 @@
 """Chapter 4 exercises (the reparameterization trick): sigma from logvar, ``reparameterize``, a pathwise gradient."""
 from __future__ import annotations
 
+import math
+
 import torch
 
 from .common import VAR_AS_STD, gen, m, randn
@@ -45,7 +47,7 @@ register(Task(
              lambda lv: 0.5 * lv),
      Mistake("the sign of the exponent is flipped", "sigma = exp(+logvar / 2); exp(-logvar / 2) is 1 / sigma.",
              lambda lv: (-0.5 * lv).exp())],
-    _cases_logvar, args=("logvar",), grad=("logvar",),
+    _cases_logvar, args=("logvar",), grad=("logvar",), bounds=((0.0, math.inf, "a standard deviation"),),
     reread="Re-read the task: element by element, sigma = exp(logvar / 2), because logvar = log sigma^2."))
 register(Task(
     "reparameterize", 4, "function", lambda mu, lv, eps: mu + (0.5 * lv).exp() * eps,

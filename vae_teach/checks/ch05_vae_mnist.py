@@ -1,6 +1,8 @@
 """Chapter 5 exercises (a VAE on MNIST): the KL from N(0, I) and the VAE loss."""
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 
@@ -41,6 +43,7 @@ register(Task(
      m(MEAN_LATENT, lambda mu, lv: _kl_std_variants(mu, lv, reduce="mean")),
      m(LOG_SIGMA, lambda mu, lv: _kl_std_variants(mu, lv, logvar_as_log_sigma=True))],
     lambda: [c[1:] for c in cases_latent()], args=("mu", "logvar"), grad=("mu", "logvar"),
+    bounds=((0.0, math.inf, "a KL divergence"),),
     terms=lambda mu, lv: 0.5 * (mu ** 2 + lv.exp() - 1.0 - lv), reduce={-1: "sum"}, dims=("N", "D"),
     reread="Re-read the task: 1/2 (mu^2 + exp(logvar) - 1 - logvar), summed over the D latent dimensions."))
 register(Task(
@@ -54,6 +57,8 @@ register(Task(
              "latent dimensions, then .mean() over the batch.",
              lambda lg, x, mu, lv: _vae_loss(lg, x, mu, lv, batch_reduce="sum"))],
     _cases_vae_loss, args=("logits", "x", "mu", "logvar"), returns=("tensor", "tensor", "tensor"),
-    outputs=("loss", "recon", "kl"), grad=("logits", "mu", "logvar"), dims=("N", "pixels", "pixels", "pixels"),
+    outputs=("loss", "recon", "kl"), grad=("logits", "mu", "logvar"),
+    bounds=((0.0, math.inf, "a negative ELBO with a Bernoulli decoder"), (0.0, math.inf, "a binary cross-entropy"),
+            (0.0, math.inf, "a KL divergence")), dims=("N", "pixels", "pixels", "pixels"),
     reread="Re-read the task: recon = BCE with logits summed over the pixels, kl summed over the latent "
            "dimensions, loss = recon + kl, each a mean over the images."))

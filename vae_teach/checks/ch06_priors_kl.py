@@ -68,6 +68,7 @@ register(Task(
     "kl_gaussian_prior", 6, "function", _kl_prior,
     "a tensor of shape [N]: KL(N(mu, sigma^2) || N(m, s^2)) in nats, summed over latent dims",
     _PRIOR_MISTAKES, _cases_prior, args=("mu", "logvar", "prior_mu", "prior_var"), grad=("mu", "logvar"),
+    bounds=((0.0, math.inf, "a KL divergence"),),
     terms=lambda mu, lv, pm, v: 0.5 * (math.log(v) - lv + (lv.exp() + (mu - pm) ** 2) / v - 1.0),
     reduce={-1: "sum"}, dims=("N", "D"),
     reread="Re-read the task: 1/2 (log s^2 - logvar + (exp(logvar) + (mu - m)^2) / s^2 - 1), summed over the "

@@ -1,6 +1,8 @@
 """Chapter 9 exercises (reconstruction losses): BCE and MAE per image, a perceptual loss."""
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 
@@ -68,7 +70,7 @@ register(Task(
              lambda lg, x: F.binary_cross_entropy_with_logits(torch.sigmoid(lg), x, reduction="none").flatten(1).sum(1)),
      Mistake("the sign is flipped", "BCE is the NEGATIVE log-likelihood: positive, in nats.",
              lambda lg, x: -_losses.bce(lg, x, reduction="none"))],
-    _cases_bce, args=("logits", "x"), grad=("logits",),
+    _cases_bce, args=("logits", "x"), grad=("logits",), bounds=((0.0, math.inf, "a binary cross-entropy"),),
     terms=lambda lg, x: F.binary_cross_entropy_with_logits(lg, x, reduction="none"), reduce=SUM_PIXELS,
     dims=IMAGE_DIMS,
     reread="Re-read the task: -[x log p + (1 - x) log(1 - p)] with p = sigmoid(logits), summed over the "
@@ -81,7 +83,7 @@ register(Task(
              lambda x_hat, x: ((x_hat - x) ** 2).flatten(1).sum(1)),
      Mistake("the absolute value is missing", "without .abs() positive and negative errors cancel.",
              lambda x_hat, x: (x_hat - x).flatten(1).sum(1))],
-    cases_recon_pairs, args=("x_hat", "x"), grad=("x_hat",),
+    cases_recon_pairs, args=("x_hat", "x"), grad=("x_hat",), bounds=((0.0, math.inf, "a sum of absolute errors"),),
     terms=lambda x_hat, x: (x_hat - x).abs(), reduce=SUM_PIXELS, dims=IMAGE_DIMS,
     reread="Re-read the task: |x_hat - x| summed over the pixels of each image."))
 register(Task(
@@ -95,5 +97,6 @@ register(Task(
      Mistake("absolute instead of squared differences", "the perceptual loss here is a squared "
              "(L2) distance between features.", lambda f, a, b: _perceptual(f, a, b, power=1))],
     _cases_perceptual, args=("features", "x_hat", "x"), grad=("x_hat",),
+    bounds=((0.0, math.inf, "a sum of squared differences"),),
     reread="Re-read the task: for every layer of features(x_hat) and features(x), the squared difference "
            "summed over that layer's features; then the sum over the layers."))

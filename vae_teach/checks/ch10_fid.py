@@ -91,5 +91,6 @@ register(Task(
      Mistake("the factor 2 on the cross term is missing", "the trace term is Tr(S1) + Tr(S2) - "
              "2 Tr((S1 S2)^{1/2}).", lambda *a: _frechet_local(*a, cross=1.0))],
     _cases_fid, args=("mu1", "sigma1", "mu2", "sigma2"), returns=("float",),
+    bounds=((0.0, float("inf"), "a squared Frechet distance"),),
     reread="Re-read the task: the squared distance of the means plus Tr(sigma1) + Tr(sigma2) - 2 Tr of the "
            "matrix square root of sigma1 @ sigma2 (real part)."))

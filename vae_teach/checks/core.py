@@ -54,7 +54,8 @@ class Task:
     elements ``outputs`` names); ``grad`` lists the arguments the output must be differentiable with
     respect to (checked by back-propagation); ``terms`` computes the quantity *before* the task's
     reduction ``reduce`` (``{negative dim: "sum" | "mean"}``), whose dimensions ``dims`` labels
-    (right-aligned); ``reread`` ends a failure message that no diagnosis explains.
+    (right-aligned); ``bounds`` gives, per output, ``(low, high, what it is)`` for the values that are
+    possible at all; ``reread`` ends a failure message that no diagnosis explains.
     """
 
     name: str
@@ -73,6 +74,7 @@ class Task:
     terms: Callable[..., torch.Tensor] | None = None
     reduce: dict[int, str] = field(default_factory=dict)
     dims: tuple[str, ...] = ()
+    bounds: tuple[tuple[float, float, str] | None, ...] = ()
     reread: str = "Re-read the task's formula and its shapes."
 
 

@@ -201,6 +201,18 @@ def _random(task: Task, fn: Callable, args: tuple, out: list) -> str | None:
     return None
 
 
+def _out_of_bounds(task: Task, i: int, a: np.ndarray, name: str) -> str | None:
+    spec = task.bounds[i] if i < len(task.bounds) else None
+    if spec is None:
+        return None
+    lo, hi, what = spec
+    a = as64(a).real
+    if a.size and (a.min() < lo or a.max() > hi):
+        return (f"{name} has values from {a.min():.4g} to {a.max():.4g}, but {what} lies between {lo:g} and "
+                f"{hi:g}: a sign, a missing term or a step in the wrong order.")
+    return None
+
+
 def _rearranged(a: np.ndarray, r: np.ndarray) -> str | None:
     if a.size > 1 and close(np.sort(as64(a).ravel()), np.sort(as64(r).ravel()), rtol=1e-9, atol=1e-12):
         return ("your result holds exactly the right numbers, but in the wrong places: a transpose, a permute or "
@@ -267,7 +279,8 @@ def explain(task: Task, fn: Any, cases: list, outs: list, out_arrays: list, ref_
                 continue
             where = (f"`{task.outputs[i]}` (the {_ordinal(i)} element of the tuple): " if len(oa) > 1
                      and i < len(task.outputs) else "")
-            msg = _constant(task, args, a, r) or _rearranged(a, r)
+            name = "it" if where else "your result"
+            msg = _constant(task, args, a, r) or _rearranged(a, r) or _out_of_bounds(task, i, a, name)
             if msg is None and task.kind == "function":
                 msg = _ignored(task, fn, args, oa)
             msg = msg or _rounded(task, a, r)
