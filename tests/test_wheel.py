@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[1]
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
 RUNTIME = {canonicalize_name(Requirement(r).name) for r in PYPROJECT["project"]["dependencies"]}
 # Imported only where they exist, never at a module's top level: (module, why it is not a dependency).
-OPTIONAL = {"IPython": "present wherever a notebook runs; checks.py falls back to print without it",
+OPTIONAL = {"IPython": "present wherever a notebook runs; vae_teach.checks falls back to print without it",
             "google": "google.colab: only on Colab, to switch on its widget manager"}
 
 
