@@ -66,8 +66,6 @@ SPECS: dict[str, Spec] = {s.name: s for s in [
     *_seeds(Spec("ae_mnist", "5", "ae", "mnist", model=_REFERENCE,
                  objective=dict(recon="mse"), recipe=_FULL,
                  note="the autoencoder of the same shape, sum of squared errors: AE vs VAE as generators")),
-    *_seeds(Spec("vae_fashion", "8", "vae", "fashion", model=_REFERENCE, recipe=_FULL,
-                 note="the reference VAE on Fashion-MNIST, same recipe as vae_mnist")),
 ]}
 
 
