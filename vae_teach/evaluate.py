@@ -1,4 +1,4 @@
-"""Evaluation: test negative ELBO, the importance-weighted bound on log p(x), active units (chapters 5, 7, 11).
+"""Evaluation: test negative ELBO, the importance-weighted bound on log p(x), active units and KL per unit (chapters 5, 7, 11).
 
 The IWAE bound (Burda, Grosse & Salakhutdinov, 2016), with z_i ~ q(z|x) i.i.d.:
 
@@ -16,7 +16,7 @@ import torch
 
 from . import data as _data
 from ._progress import progress
-from .kl import gaussian_log_density
+from .kl import gaussian_log_density, kl_diag_gaussians
 from .losses import reconstruction
 from .precision import model_device
 from .train import _check_images, evaluate_terms
@@ -93,3 +93,49 @@ def active_units(model, images: torch.Tensor, threshold: float = 0.01, batch_siz
     mus = torch.cat([model.encode(xb.to(dev))[0].cpu() for xb in _data.batches(images, batch_size, shuffle=False)])
     var = mus.var(dim=0)
     return int((var > threshold).sum()), var
+
+
+# A unit is "informative" when it carries at least this many nats on average (chapter 7 justifies 0.1).
+INFORMATIVE_NATS = 0.1
+
+
+@torch.no_grad()
+def kl_per_unit(model, images: torch.Tensor, *, prior_mu: float = 0.0, prior_logvar: float = 0.0,
+                batch_size: int = 1000) -> torch.Tensor:
+    """Rate per latent unit, ``[D]`` in nats: R_u = mean over images x of KL(q(z_u|x) || p(z_u)) (chapter 7).
+
+    With q(z_u|x) = N(mu_u, sigma_u^2) and p(z_u) = N(m, s^2), the closed form of chapter 6, per dimension:
+
+        KL_u(x) = log(s / sigma_u) + (sigma_u^2 + (mu_u - m)^2) / (2 s^2) - 1/2.
+
+    The units' rates sum to the model's KL term (the rate R). Each is an upper bound on what the unit
+    tells about the image: R_u = I(x; z_u) + KL(q(z_u) || p(z_u)) >= I(x; z_u), q(z_u) the aggregate posterior.
+    """
+    if not hasattr(model, "to_mu"):
+        raise TypeError("kl_per_unit needs a VAE (an encoder that outputs q(z|x)); got an autoencoder")
+    _check_images("images", images)
+    batch_size = integer("batch_size", batch_size, minimum=1)
+    model.eval()
+    dev = model_device(model)
+    total, n = None, 0
+    for xb in _data.batches(images, batch_size, shuffle=False):
+        mu, logvar = (t.double() for t in model.encode(xb.to(dev)))
+        s2 = math.exp(prior_logvar)
+        per_dim = 0.5 * (prior_logvar - logvar + (logvar.exp() + (mu - prior_mu).pow(2)) / s2 - 1.0)
+        part = per_dim.sum(dim=0).cpu()
+        total = part if total is None else total + part
+        n += xb.shape[0]
+    return (total / n).float()
+
+
+def informative_units(model, images: torch.Tensor, threshold: float = INFORMATIVE_NATS, **kwargs) -> tuple[int, torch.Tensor]:
+    """Count the units whose rate R_u (``kl_per_unit``) exceeds ``threshold`` nats (chapter 7).
+
+    Returns ``(count, rate per unit [D])``. Unlike ``active_units``' variance of the posterior mean, this
+    asks how much the unit costs, which bounds how much it can carry: a unit with R_u < 0.1 nats
+    carries less than 0.1 nats (0.14 bits) about x, so its posterior is close to the prior for every image.
+    """
+    if not (isinstance(threshold, (int, float)) and math.isfinite(threshold) and threshold >= 0):
+        raise ValueError(f"threshold is a rate in nats, a finite number >= 0; got {threshold!r}")
+    rates = kl_per_unit(model, images, **kwargs)
+    return int((rates > threshold).sum()), rates
