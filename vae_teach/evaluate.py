@@ -95,15 +95,24 @@ def active_units(model, images: torch.Tensor, threshold: float = 0.01, batch_siz
     return int((var > threshold).sum()), var
 
 
+# A unit is "informative" when it carries at least this many nats on average (chapter 7 justifies 0.1).
+INFORMATIVE_NATS = 0.1
+
+
 @torch.no_grad()
 def kl_per_unit(model, images: torch.Tensor, *, prior_mu: float = 0.0, prior_logvar: float = 0.0,
                 batch_size: int = 1000) -> torch.Tensor:
-    """Mean over images of each latent unit's closed-form KL( q(z_j|x) || p(z_j) ), nats, shape ``[D]``.
+    """Rate per latent unit, ``[D]`` in nats: R_u = mean over images x of KL(q(z_u|x) || p(z_u)).
 
-    The per-dimension view of posterior collapse (chapter 12): a collapsed unit has KL_j near 0
-    (q(z_j|x) = p(z_j) for every x). The sum over units is the ELBO's KL term (chapter 6's formula).
-    For the two-layer VAE this reads q(z1|x) against N(0, I), which is not its prior: use
-    :func:`vae_teach.hierarchical.kl_per_layer` there.
+    With q(z_u|x) = N(mu_u, sigma_u^2) and p(z_u) = N(m, s^2), the closed form of chapter 6, per dimension:
+
+        KL_u(x) = log(s / sigma_u) + (sigma_u^2 + (mu_u - m)^2) / (2 s^2) - 1/2.
+
+    The units' rates sum to the model's KL term (the rate R). Each is an upper bound on what the unit
+    tells about the image: R_u = I(x; z_u) + KL(q(z_u) || p(z_u)) >= I(x; z_u) (chapter 7). A collapsed
+    unit has R_u near 0: q(z_u|x) = p(z_u) for every x (chapter 12). For the two-layer VAE this reads
+    q(z1|x) against N(0, I), which is not its prior: use :func:`vae_teach.hierarchical.kl_per_layer` there.
+    Accumulated in float64.
     """
     if not hasattr(model, "to_mu"):
         raise TypeError("kl_per_unit needs a one-layer VAE (an encoder that outputs q(z|x)); got "
@@ -114,7 +123,7 @@ def kl_per_unit(model, images: torch.Tensor, *, prior_mu: float = 0.0, prior_log
     dev = model_device(model)
     total = None
     for xb in _data.batches(images, integer("batch_size", batch_size, minimum=1), shuffle=False):
-        mu, logvar = model.encode(xb.to(dev))
+        mu, logvar = (t.double() for t in model.encode(xb.to(dev)))
         s = kl_per_dimension(mu, logvar, prior_mu, prior_logvar).double().sum(0).cpu()
         total = s if total is None else total + s
     model.train(was)
@@ -155,3 +164,16 @@ def mutual_information(model, images: torch.Tensor, *, seed: int = 0, chunk: int
         log_q_own = log_q_all[torch.arange(zc.shape[0]), torch.arange(i, i + zc.shape[0])]
         total += float((log_q_own - (torch.logsumexp(log_q_all, dim=1) - math.log(n))).sum())
     return total / n
+
+
+def informative_units(model, images: torch.Tensor, threshold: float = INFORMATIVE_NATS, **kwargs) -> tuple[int, torch.Tensor]:
+    """Count the units whose rate R_u (``kl_per_unit``) exceeds ``threshold`` nats (chapter 7).
+
+    Returns ``(count, rate per unit [D])``. Unlike ``active_units``' variance of the posterior mean, this
+    asks how much the unit costs, which bounds how much it can carry: a unit with R_u < 0.1 nats
+    carries less than 0.1 nats (0.14 bits) about x, so its posterior is close to the prior for every image.
+    """
+    if not (isinstance(threshold, (int, float)) and math.isfinite(threshold) and threshold >= 0):
+        raise ValueError(f"threshold is a rate in nats, a finite number >= 0; got {threshold!r}")
+    rates = kl_per_unit(model, images, **kwargs)
+    return int((rates > threshold).sum()), rates
