@@ -155,6 +155,7 @@ class MNISTClassifier(nn.Module):
     def perceptual_features(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Activations after the 2nd ReLU ``[N, 32, 7, 7]`` and the 4th ReLU ``[N, 64]``."""
         self._check(x)
+        x = x.to(self.mean.dtype)  # e.g. float64 images from a float64 model: cast to the classifier's precision
         h2 = self.block1((x - self.mean) / self.std)
         return h2, self.block2(h2)
 
