@@ -176,3 +176,15 @@ def test_frechet_distance_is_finite_and_real_for_singular_covariances():
     d = frechet_distance(*s1, *s2)
     assert np.isfinite(d) and d > 0
     assert abs(frechet_distance(*s1, *s1)) < 1e-6 * np.trace(s1[1])  # identical sets: 0 up to round-off
+
+
+def test_the_classifier_takes_float64_images_and_gives_float32_features():
+    """A float64 model's samples (the book's live runs train in float64) go straight into the FID features."""
+    from vae_teach import fid
+
+    clf = fid.load_classifier("mnist")
+    x = torch.rand(4, 1, 28, 28, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        f32, f64 = clf.features(x), clf.features(x.double())
+    assert f64.dtype == torch.float32
+    torch.testing.assert_close(f64, f32, rtol=1e-5, atol=1e-5)
