@@ -32,7 +32,7 @@ from . import data as _data
 from .iwae import LogWeights
 from .kl import gaussian_log_density, kl_diag_gaussians
 from .losses import _over_images, bce, check_reduction
-from .models import _Base, reparameterize
+from .models import _Base, _sizes, reparameterize
 from .precision import model_device
 from .validate import integer
 
@@ -64,11 +64,8 @@ class HierarchicalConfig:
 
 
 def _layer_sizes(name: str, value) -> tuple:
-    """A tuple of positive whole numbers, or a clear error naming the field."""
-    if isinstance(value, (str, bytes)) or not hasattr(value, "__iter__"):
-        raise TypeError(f"HierarchicalConfig.{name} must be a tuple of positive integers, got "
-                        f"{type(value).__name__} {value!r}; e.g. {name}=(200, 200)")
-    return tuple(integer(f"HierarchicalConfig.{name}[{i}]", v, minimum=1) for i, v in enumerate(value))
+    """A tuple of positive whole numbers, or a clear error naming the field (models' one check)."""
+    return _sizes(name, value, owner="HierarchicalConfig", example="(200, 200)")
 
 
 class HierarchicalOutput(NamedTuple):

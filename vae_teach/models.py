@@ -81,12 +81,12 @@ class ModelConfig:
         return asdict(self)
 
 
-def _sizes(name: str, value) -> tuple:
-    """A tuple of positive whole numbers (layer sizes), or a clear error naming the field."""
+def _sizes(name: str, value, owner: str = "ModelConfig", example: str = "(400,)") -> tuple:
+    """A tuple of positive whole numbers (layer sizes), or a clear error naming the field of ``owner``."""
     if isinstance(value, (str, bytes)) or not hasattr(value, "__iter__"):
-        raise TypeError(f"ModelConfig.{name} must be a tuple of positive integers, got {type(value).__name__} "
-                        f"{value!r}; e.g. {name}=(400,)")
-    return tuple(integer(f"ModelConfig.{name}[{i}]", v, minimum=1) for i, v in enumerate(value))
+        raise TypeError(f"{owner}.{name} must be a tuple of positive integers, got {type(value).__name__} "
+                        f"{value!r}; e.g. {name}={example}")
+    return tuple(integer(f"{owner}.{name}[{i}]", v, minimum=1) for i, v in enumerate(value))
 
 
 class Output(NamedTuple):
