@@ -66,6 +66,9 @@ SPECS: dict[str, Spec] = {s.name: s for s in [
     *_seeds(Spec("ae_mnist", "5", "ae", "mnist", model=_REFERENCE,
                  objective=dict(recon="mse"), recipe=_FULL,
                  note="the autoencoder of the same shape, sum of squared errors: AE vs VAE as generators")),
+    # Chapter 8: chapter 5's reference VAE, same recipe, on Fashion-MNIST.
+    *_seeds(Spec("vae_fashion", "8", "vae", "fashion", model=_REFERENCE, recipe=_FULL,
+                 note="the reference VAE 784-400-20 of chapter 5, same recipe, on Fashion-MNIST")),
 ]}
 
 
