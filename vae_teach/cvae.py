@@ -81,7 +81,7 @@ class ConditionalVAE(nn.Module):
         last = cfg.hidden[0] if cfg.hidden else cfg.latent_dim + k
         self.decoder = nn.Sequential(_relu_mlp([cfg.latent_dim + k, *reversed(cfg.hidden)]), nn.Linear(last, pixels))
 
-    def one_hot(self, labels, n: int | None = None) -> torch.Tensor:
+    def one_hot(self, labels: torch.Tensor, n: int | None = None) -> torch.Tensor:
         """Check ``labels`` (integer tensor ``[N]``, values in 0..n_classes-1) and return their one-hot
         codes ``[N, n_classes]`` in the model's dtype. ``n``, if given, is the number of images they label."""
         k = self.config.n_classes
@@ -128,8 +128,9 @@ class ConditionalVAE(nn.Module):
         z = reparameterize(mu, logvar, generator)
         return Output(self.decode(z, labels), z, mu, logvar)
 
-    def elbo_terms(self, x: torch.Tensor, labels: torch.Tensor | None = None, *, recon="auto", beta: float = 1.0,
-                   prior_mu=0.0, prior_logvar=0.0, reduction: str = "mean") -> LossTerms:
+    def elbo_terms(self, x: torch.Tensor, labels: torch.Tensor | None = None, *, recon: str = "auto",
+                   beta: float = 1.0, prior_mu: float | torch.Tensor = 0.0, prior_logvar: float | torch.Tensor = 0.0,
+                   reduction: str = "mean") -> LossTerms:
         """The negative conditional ELBO, one z ~ q(z|x, y) per image:
 
         recon = -log p(x|z, y) (BCE, summed over pixels), kl = KL(q(z|x, y) || N(prior_mu, exp(prior_logvar)))
