@@ -333,6 +333,22 @@ WRONG = [
           - math.log(len(lw)), "numpy array"),
     Wrong("iwae_bound", "divided by k instead of - log k", lambda lw: torch.logsumexp(lw, 0) / len(lw),
           "divided by k"),
+    # chapter 15
+    Wrong("condition_on_label", "one_hot without num_classes", lambda h, y: torch.cat(
+        [h, F.one_hot(y).to(h.dtype)], 1), "wrong shape"),
+    Wrong("condition_on_label", "h detached", lambda h, y: torch.cat([h.detach(), F.one_hot(y, 10).to(h.dtype)], 1),
+          "no gradient can flow back to `h`", "graph"),
+    Wrong("condition_on_label", "labels ignored (always class 0)", lambda h, y: torch.cat(
+        [h, F.one_hot(torch.zeros_like(y), 10).to(h.dtype)], 1), "ignores `labels`"),
+    Wrong("condition_on_label", "the one-hot code added to h's first columns", lambda h, y: torch.cat(
+        [h, torch.zeros(len(h), 10, dtype=h.dtype)], 1) + torch.cat([F.one_hot(y, 10).to(h.dtype),
+                                                                     torch.zeros_like(h)], 1), "do not match"),
+    Wrong("label_mixture_bound", "log 9 instead of log 10", lambda e: torch.logsumexp(e, 1) - math.log(9),
+          "for every value"),
+    Wrong("label_mixture_bound", "divided by K instead of - log K", lambda e: torch.logsumexp(e, 1) / e.shape[1],
+          "do not match"),
+    Wrong("label_mixture_bound", "detached", lambda e: (torch.logsumexp(e, 1) - math.log(10)).detach(),
+          "autograd graph", "graph"),
 ]
 
 # ---------------------------------------------------------------------------- correct but unusual
@@ -405,6 +421,10 @@ RIGHT = [
           + Normal(0.0, 1.0).log_prob(z).sum(-1) - Normal(mu, _std(lv)).log_prob(z).sum(-1)),
     Right("iwae_bound", "max-shifted by hand", _iwae_stable),
     Right("iwae_bound", "log of a float k tensor", lambda lw: lw.logsumexp(0) - torch.log(torch.tensor(float(len(lw))))),
+    Right("condition_on_label", "rows of an identity matrix", lambda h, y: torch.cat([h, torch.eye(10, dtype=h.dtype)[y]], 1)),
+    Right("condition_on_label", "a float32 one-hot code", lambda h, y: torch.cat([h, F.one_hot(y, 10).float()], 1)),
+    Right("label_mixture_bound", "max-shifted by hand", lambda e: e.max(1).values + torch.log(
+        torch.exp(e - e.max(1, keepdim=True).values).mean(1))),
 ]
 
 UNUSABLE = [w for w in WRONG if w.kind in ("graph", "inplace")]

@@ -133,3 +133,21 @@ def test_a_family_is_every_seed_of_one_configuration_and_its_budget_line_comes_f
     assert h.test_loss == e["history"]["test_loss"] and h.epochs == 60
     with pytest.raises(zoo.ZooError, match="records no training history"):
         zoo.history("mnist_classifier")
+
+
+def test_the_conditional_vae_is_shipped_as_its_own_kind_and_its_metric_is_the_conditional_elbo():
+    """Chapter 15: kind "cvae" builds a ConditionalVAE; the manifest's metric needs the test labels."""
+    from vae_teach import load_mnist
+    from vae_teach.cvae import ConditionalVAE
+    from vae_teach.evaluate import negative_elbo
+
+    assert zoo.family("cvae_mnist") == ["cvae_mnist_s0", "cvae_mnist_s1", "cvae_mnist_s2"]
+    model = zoo.load("cvae_mnist_s0")
+    assert isinstance(model, ConditionalVAE) and build.STORAGE["cvae"] == torch.float16
+    x, y = load_mnist(train=False)
+    want = store.read_manifest()["cvae_mnist_s0"]["metrics"]["test negative conditional ELBO (nats/image)"]
+    assert round(negative_elbo(model, x, labels=y), build.DECIMALS) == want
+    with pytest.raises(ValueError, match="needs the label of every image"):
+        negative_elbo(model, x[:10])
+    assert zoo.budget("cvae_mnist_s0").startswith("cvae_mnist_s0: 30 epochs on all 60,000 continuous MNIST")
+

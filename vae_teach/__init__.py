@@ -19,6 +19,7 @@ module             chapters   what it holds
 ``objectives``     12         training objectives: KL warm-up, free bits
 ``iwae``           13         the importance-weighted bound as a training objective
 ``hierarchical``   14         the two-stochastic-layer VAE (Burda et al., 2016)
+``cvae``           15         the conditional VAE: p(x|z, y), q(z|x, y), the conditional ELBO
 ``fid``            10         Frechet distance, feature extractors
 ``plots``          all        grids, reconstructions, latent maps, curves
 ``widgets``        5, 7       ipywidgets explorers with static fallbacks

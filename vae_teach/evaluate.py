@@ -24,10 +24,13 @@ from .validate import integer
 
 
 def negative_elbo(model, images: torch.Tensor, *, prior_mu: float = 0.0, prior_logvar: float = 0.0,
-                  batch_size: int = 1000, seed: int = 0) -> float:
-    """Test negative ELBO (beta = 1, the decoder's own likelihood), nats per image, one z per image."""
+                  batch_size: int = 1000, seed: int = 0, labels: torch.Tensor | None = None) -> float:
+    """Test negative ELBO (beta = 1, the decoder's own likelihood), nats per image, one z per image.
+
+    ``labels`` (a conditional VAE, chapter 15): the images' classes; the result is then the negative
+    conditional ELBO, a bound on -log p(x|y) rather than on -log p(x)."""
     return evaluate_terms(model, images, recon="auto", beta=1.0, prior_mu=prior_mu,
-                          prior_logvar=prior_logvar, batch_size=batch_size, seed=seed)[0]
+                          prior_logvar=prior_logvar, batch_size=batch_size, seed=seed, labels=labels)[0]
 
 
 @torch.no_grad()

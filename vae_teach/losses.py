@@ -184,11 +184,13 @@ def forward_and_recon(model, x: torch.Tensor, recon: Recon = "auto"):
 
 def loss_terms(model, x: torch.Tensor, *, recon: Recon = "auto", beta: float = 1.0,
                prior_mu: float | torch.Tensor = 0.0, prior_logvar: float | torch.Tensor = 0.0,
-               reduction: str = "mean") -> LossTerms:
+               reduction: str = "mean", labels: torch.Tensor | None = None) -> LossTerms:
     """Run ``model`` on ``x`` and return its training objective: the negative ELBO for a VAE
     (recon + beta * KL), the reconstruction term alone for an autoencoder (kl = 0).
 
     ``reduction``: "mean" (nats per image), "sum" (over the batch) or "none" (``[N]``); beta >= 0.
+    ``labels``: the class of each image ``[N]``, for a conditional model only (the conditional VAE of
+    chapter 15, whose negative conditional ELBO this then is); refused for any other model.
 
     Under mixed precision (``torch.autocast``) the network runs in bf16, but the likelihood and KL
     are computed in float32: bf16 keeps 8 bits of mantissa, and a sum over 784 pixels of terms
@@ -196,6 +198,12 @@ def loss_terms(model, x: torch.Tensor, *, recon: Recon = "auto", beta: float = 1
     """
     check_reduction(reduction)
     real_number("beta", beta, minimum=0.0)
+    if getattr(model, "conditional", False):  # p(x|z, y), q(z|x, y): the labels go to the model (chapter 15)
+        return model.elbo_terms(x, labels, recon=recon, beta=beta, prior_mu=prior_mu, prior_logvar=prior_logvar,
+                                reduction=reduction)
+    if labels is not None:
+        raise ValueError(f"labels were given, but a {type(model).__name__} is not conditional (it models p(x), "
+                         "not p(x|y)); drop the labels, or use vae_teach.cvae.ConditionalVAE")
     if hasattr(model, "elbo_terms"):  # a model with its own ELBO, e.g. the two-layer VAE (chapter 14)
         return model.elbo_terms(x, recon=recon, beta=beta, prior_mu=prior_mu, prior_logvar=prior_logvar,
                                 reduction=reduction)

@@ -116,13 +116,15 @@ def _all_finite(tensors: list) -> bool:
 @torch.no_grad()
 def evaluate_terms(model, images: torch.Tensor, *, recon: Recon = "auto", beta: float = 1.0,
                    prior_mu: float = 0.0, prior_logvar: float = 0.0, batch_size: int = 1000,
-                   seed: int = 0) -> tuple[float, float, float]:
+                   seed: int = 0, labels: torch.Tensor | None = None) -> tuple[float, float, float]:
     """(loss, recon, kl) in nats per image over ``images``, one posterior sample per image, eval mode.
 
     Always float32 (no autocast), on the model's device: batches are moved there one at a time.
+    ``labels``: the images' classes ``[N]``, for a conditional model (chapter 15).
     """
     _check_images("images", images)
     batch_size = integer("batch_size", batch_size, minimum=1)
+    _check_labels("labels", labels, images)
     was = model.training
     model.eval()
     dev = model_device(model)
@@ -130,13 +132,33 @@ def evaluate_terms(model, images: torch.Tensor, *, recon: Recon = "auto", beta: 
     # The one z-sample per image is the same every call; the caller's random stream is left as it was.
     with torch.random.fork_rng(devices=[dev] if dev.type == "cuda" else []):
         torch.manual_seed(seed)
-        for xb in _data.batches(images, batch_size, shuffle=False):
+        for xb, yb in _with_labels(_data.batches(images, batch_size, shuffle=False, labels=labels), labels):
             t = loss_terms(model, xb.to(dev), recon=recon, beta=beta, prior_mu=prior_mu,
-                           prior_logvar=prior_logvar, reduction="none")
+                           prior_logvar=prior_logvar, reduction="none", labels=_to(yb, dev))
             totals += torch.stack([t.loss.sum(), t.recon.sum(), t.kl.sum()]).double()
     model.train(was)
     n = images.shape[0]
     return tuple(float(v) / n for v in totals.cpu())
+
+
+def _check_labels(name: str, labels, images: torch.Tensor) -> None:
+    """None, or one class per image: a tensor ``[N]`` (its values are checked by the conditional model)."""
+    if labels is None:
+        return
+    if not torch.is_tensor(labels):
+        raise TypeError(f"{name} must be a torch.Tensor of class indices [N], got {type(labels).__name__}")
+    if labels.dim() != 1 or labels.shape[0] != images.shape[0]:
+        raise ValueError(f"{name} must hold one class per image, shape [{images.shape[0]}], got {tuple(labels.shape)}")
+
+
+def _with_labels(batches, labels):
+    """``(images, labels)`` pairs from :func:`vae_teach.data.batches`, with ``None`` labels when there are none."""
+    for b in batches:
+        yield b if labels is not None else (b, None)
+
+
+def _to(labels, dev):
+    return None if labels is None else labels.to(dev)
 
 
 def make_adam(params, lr: float = 1e-3, weight_decay: float = 0.0) -> torch.optim.Adam:
@@ -182,7 +204,8 @@ def fit(model, train_images: torch.Tensor, test_images: torch.Tensor | None = No
         seed: int = 0, recon: Recon = "auto", beta: float = 1.0, prior_mu: float = 0.0,
         prior_logvar: float = 0.0, binarize: str | None = None, history: History | None = None,
         callback=None, desc: str = "", precision: str = "fp32", device: str | torch.device | None = None,
-        lr_schedule: str = "constant", objective=None) -> History:
+        lr_schedule: str = "constant", objective=None, train_labels: torch.Tensor | None = None,
+        test_labels: torch.Tensor | None = None) -> History:
     """Train ``model`` with Adam and return its :class:`History`.
 
     recon / beta / prior_*: the objective (see :func:`vae_teach.losses.loss_terms`).
@@ -207,6 +230,10 @@ def fit(model, train_images: torch.Tensor, test_images: torch.Tensor | None = No
     (the importance-weighted bound; chapter 13) or the dict form of either. ``history.train_loss`` is
     then the objective minimized and ``train_nelbo`` the true negative ELBO (beta = 1, unclamped).
 
+    train_labels / test_labels: the class of each image ``[N]``, for a conditional model (the
+    conditional VAE of chapter 15: each batch's labels go to ``loss_terms(..., labels=...)``); the batch
+    order is the same as without them. Refused with a non-conditional model or with ``objective``.
+
     Everything is checked before the first step: the arguments, the images (float, at least one,
     no NaN), and one forward pass of the model and the objective on one train and one test image,
     so a mismatch shows at once instead of after a full epoch.
@@ -216,6 +243,14 @@ def fit(model, train_images: torch.Tensor, test_images: torch.Tensor | None = No
     _check_images("train_images", train_images)
     if test_images is not None:
         _check_images("test_images", test_images)
+    _check_labels("train_labels", train_labels, train_images)
+    if test_labels is not None and test_images is None:
+        raise ValueError("test_labels were given without test_images")
+    if test_images is not None:
+        _check_labels("test_labels", test_labels, test_images)
+    if (train_labels is None) != (test_labels is None) and test_images is not None:
+        raise ValueError("give both train_labels and test_labels (a conditional model needs the labels of "
+                         "both sets), or neither")
     epochs = integer("epochs", epochs, minimum=0)
     batch_size = integer("batch_size", batch_size, minimum=1)
     lr = real_number("lr", lr, minimum=0.0, strict=True)
@@ -228,6 +263,9 @@ def fit(model, train_images: torch.Tensor, test_images: torch.Tensor | None = No
     if callback is not None and not callable(callback):
         raise TypeError(f"callback must be a function callback(epoch, model, history), got {type(callback).__name__}")
     train_objective = resolve_objective(objective)
+    if train_objective is not None and train_labels is not None:
+        raise ValueError("objective= is not supported with labels: a conditional model trains on its negative "
+                         "conditional ELBO (leave objective=None)")
     if history is not None and not isinstance(history, History):
         raise TypeError(f"history must be a vae_teach.train.History (to continue training), got {type(history).__name__}")
     dev = model_device(model)
@@ -237,14 +275,15 @@ def fit(model, train_images: torch.Tensor, test_images: torch.Tensor | None = No
                          f"first (model.to({str(device)!r})) or leave device=None to train where the model is")
     prec = resolve_precision(precision, dev)
     train_images = train_images.to(dev)
+    train_labels = _to(train_labels, dev)
     # One image of each set through the model and the objective, before any training: a shape,
     # decoder or target-range mismatch fails now. fork_rng: the caller's random stream is untouched.
     with torch.no_grad(), torch.random.fork_rng(devices=[dev] if dev.type == "cuda" else []):
-        for name, xs in (("train_images", train_images), ("test_images", test_images)):
+        for name, xs, ys in (("train_images", train_images, train_labels), ("test_images", test_images, test_labels)):
             if xs is not None:
                 try:
                     loss_terms(model, xs[:1].to(dev), recon=recon, beta=beta, prior_mu=prior_mu,
-                               prior_logvar=prior_logvar)
+                               prior_logvar=prior_logvar, labels=None if ys is None else ys[:1].to(dev))
                     if train_objective is not None and name == "train_images":
                         train_objective.train_terms(model, xs[:1].to(dev), step=0, steps_per_epoch=1, recon=recon,
                                                     beta=beta, prior_mu=prior_mu, prior_logvar=prior_logvar)
@@ -270,8 +309,8 @@ def fit(model, train_images: torch.Tensor, test_images: torch.Tensor | None = No
         model.train()
         sums = torch.zeros(4, dtype=torch.float64, device=dev)
         seen = 0
-        for step, xb in enumerate(progress(_data.batches(train_images, batch_size, generator=g),
-                                           total=n_steps, desc=f"epoch {epoch}"), start=1):
+        batches = _with_labels(_data.batches(train_images, batch_size, generator=g, labels=train_labels), train_labels)
+        for step, (xb, yb) in enumerate(progress(batches, total=n_steps, desc=f"epoch {epoch}"), start=1):
             if binarize == "dynamic":
                 xb = torch.bernoulli(xb, generator=g_dev)
             if lr_schedule == "cosine":
@@ -280,7 +319,7 @@ def fit(model, train_images: torch.Tensor, test_images: torch.Tensor | None = No
                     group["lr"] = lr / 20 + (lr - lr / 20) * 0.5 * (1 + math.cos(math.pi * frac))
             with autocast(prec, dev):
                 if train_objective is None:
-                    t = loss_terms(model, xb, **objective)
+                    t = loss_terms(model, xb, **objective, labels=yb)
                 else:
                     t = train_objective.train_terms(model, xb, step=(epoch - 1) * n_steps + step - 1,
                                                     steps_per_epoch=n_steps, **objective)
@@ -316,7 +355,7 @@ def fit(model, train_images: torch.Tensor, test_images: torch.Tensor | None = No
             te_x = test_images
             if binarize == "dynamic":
                 te_x = _data.binarize_static(test_images, seed=seed)
-            te = evaluate_terms(model, te_x, **objective)
+            te = evaluate_terms(model, te_x, **objective, labels=test_labels)
             hist.test_loss.append(te[0]); hist.test_recon.append(te[1]); hist.test_kl.append(te[2])
             hist.test_nelbo.append(te[1] + te[2])
         hist.seconds.append(time.perf_counter() - t0)

@@ -12,7 +12,8 @@ from . import specs, store
 # How each kind is stored. fp16 halves a VAE's file; the metrics in the manifest are measured on the
 # weights as shipped (after the fp16 round trip), beside the fp32 figure, and tests/test_zoo.py checks that
 # the two agree at the precision the book prints (0.1 nats). The classifiers stay fp32 (they are small).
-STORAGE = {"classifier": torch.float32, "vae": torch.float16, "ae": torch.float16}
+STORAGE = {"classifier": torch.float32, "vae": torch.float16, "ae": torch.float16,
+           "cvae": torch.float16}  # chapter 15
 
 # Metrics are stored rounded; `verify` recomputes them from the shipped weights and must match to this
 # many decimals (evaluation of fixed weights in fp32 is stable across machines far below that).
@@ -25,6 +26,10 @@ def build(spec: specs.Spec) -> torch.nn.Module:
         from ..fid import MNISTClassifier
 
         return MNISTClassifier(spec.dataset)
+    if spec.kind == "cvae":  # chapter 15: the conditional VAE
+        from ..cvae import build_cvae
+
+        return build_cvae(**spec.model)
     from ..models import build_model
 
     return build_model(kind=spec.kind, **spec.model)
@@ -51,6 +56,8 @@ def metrics(spec: specs.Spec, model: torch.nn.Module) -> dict:
 
         recon = spec.objective.get("recon", "auto")
         return {f"test reconstruction error ({recon}, per image)": round(evaluate_terms(model, x, recon=recon)[0], DECIMALS)}
+    if spec.kind == "cvae":  # chapter 15: a bound on -log p(x|y), the test labels given
+        return {"test negative conditional ELBO (nats/image)": round(negative_elbo(model, x, labels=y), DECIMALS)}
     return {"test negative ELBO (nats/image)": round(negative_elbo(model, x), DECIMALS)}
 
 
@@ -71,6 +78,8 @@ def train(name: str) -> dict:
     # Everything the measurement after training needs is imported now, not an hour later from files that
     # may have changed on disk in between (an edited checkout would otherwise lose the trained model).
     from .. import evaluate, train as _train  # noqa: F401
+    if spec.kind == "cvae":
+        from .. import cvae  # noqa: F401
 
     t0 = time.perf_counter()
     if spec.kind == "classifier":
@@ -83,13 +92,14 @@ def train(name: str) -> dict:
     else:
         from ..train import fit
 
-        x, _ = _images(spec, True)
-        xt, _ = _images(spec, False)
+        x, y = _images(spec, True)
+        xt, yt = _images(spec, False)
         torch.manual_seed(spec.seed)
         model = build(spec)
+        labels = dict(train_labels=y, test_labels=yt) if spec.kind == "cvae" else {}  # chapter 15
         hist = fit(model, x, xt, seed=spec.seed, precision=spec.precision,
                    binarize="dynamic" if spec.data == "dynamic" else None, desc=name,
-                   **spec.objective, **spec.recipe)
+                   **spec.objective, **spec.recipe, **labels)
         history, ran = hist.to_dict(), hist.precision
     seconds = time.perf_counter() - t0
     model.eval()
