@@ -52,6 +52,21 @@ def family(name: str) -> list[str]:
     return names
 
 
+# Chapter 16: a conv VQ-VAE (7 x 7 map, K codes of dimension 16, dead-code restarts every 100 steps), its
+# K = 2 twin (49 bits per image, near the chapter-5 VAE's rate), and the GRU prior over the main model's codes.
+_VQ_MODEL = dict(codebook_size=64, code_dim=16, channels=[16, 32], beta=0.25, restart_every=100)
+_VQ_RECIPE = dict(epochs=15, batch_size=128, lr=2e-3, lr_schedule="cosine")
+_VQ_MAIN = Spec("vqvae_mnist", "16", "vqvae", "mnist", model=_VQ_MODEL, recipe=_VQ_RECIPE,
+                note="VQ-VAE, 7 x 7 codes, K = 64 (294 bits), Bernoulli decoder, dead-code restarts")
+_VQ = [_VQ_MAIN,
+       Spec("vqvae_mnist_k2", "16", "vqvae", "mnist", model={**_VQ_MODEL, "codebook_size": 2},
+            recipe={**_VQ_RECIPE, "epochs": 10},
+            note="its K = 2 twin: 49 bits per image, for the comparison with the VAE at a similar rate"),
+       Spec("vq_prior_mnist", "16", "code_prior", "mnist",
+            model=dict(vqvae="vqvae_mnist", vqvae_spec=_VQ_MAIN.digest(), embed=32, hidden=96),
+            recipe=dict(epochs=8, batch_size=128, lr=2e-3, lr_schedule="cosine"), precision="fp32",
+            note="GRU prior over vqvae_mnist's code maps of the training images (code_prior.fit_prior)")]
+
 SPECS: dict[str, Spec] = {s.name: s for s in [
     Spec("mnist_classifier", "5, 9, 10", "classifier", "mnist",
          recipe=dict(epochs=3, batch_size=128, lr=5e-3, schedule="one-cycle"), precision="fp32",
@@ -66,6 +81,8 @@ SPECS: dict[str, Spec] = {s.name: s for s in [
     *_seeds(Spec("ae_mnist", "5", "ae", "mnist", model=_REFERENCE,
                  objective=dict(recon="mse"), recipe=_FULL,
                  note="the autoencoder of the same shape, sum of squared errors: AE vs VAE as generators")),
+    # --- chapter 16 (VQ-VAE): one seed each; the chapter ranks no VQ configuration against another ---
+    *_VQ,
 ]}
 
 
