@@ -333,6 +333,29 @@ WRONG = [
           - math.log(len(lw)), "numpy array"),
     Wrong("iwae_bound", "divided by k instead of - log k", lambda lw: torch.logsumexp(lw, 0) / len(lw),
           "divided by k"),
+    # chapter 16
+    Wrong("nearest_codes", "the farthest code (argmax of cdist)", lambda z, cb: torch.cdist(z, cb).argmax(1), "argmin"),
+    Wrong("nearest_codes", "argmin over the wrong dimension", lambda z, cb: torch.cdist(z, cb).argmin(0), "shape"),
+    Wrong("nearest_codes", "the largest inner product", lambda z, cb: torch.einsum("md,kd->mk", z, cb).argmax(1),
+          "||e_k||^2"),
+    Wrong("straight_through", "z_q returned (no straight-through)", lambda ze, zq: zq * 1.0, "straight-through", "graph"),
+    Wrong("straight_through", "the difference not detached", lambda ze, zq: ze + (zq - ze), "straight-through", "graph"),
+    Wrong("straight_through", "z_e returned (nothing quantized)", lambda ze, zq: ze * 1.0, "nothing is quantized"),
+    Wrong("vq_losses", "no stop-gradients", lambda ze, zq, b: (((ze - zq) ** 2).sum((1, 2, 3)),
+                                                                b * ((ze - zq) ** 2).sum((1, 2, 3))), "stop-gradients", "graph"),
+    Wrong("vq_losses", "stop-gradients swapped", lambda ze, zq, b: (((ze - zq.detach()) ** 2).sum((1, 2, 3)),
+                                                                     b * ((ze.detach() - zq) ** 2).sum((1, 2, 3))),
+          "stop-gradients", "graph"),
+    Wrong("vq_losses", "F.mse_loss (a mean)", lambda ze, zq, b: (F.mse_loss(zq, ze.detach()), b * F.mse_loss(ze, zq.detach())),
+          "shape"),
+    Wrong("vq_losses", "beta on the codebook term", lambda ze, zq, b: (b * ((ze.detach() - zq) ** 2).sum((1, 2, 3)),
+                                                                        ((ze - zq.detach()) ** 2).sum((1, 2, 3))), "beta"),
+    Wrong("code_perplexity", "0 log 0 left as NaN", lambda c: float(torch.exp(-(c / c.sum() * torch.log(c / c.sum())).sum())),
+          "NaN"),
+    Wrong("code_perplexity", "the entropy", lambda c: float(torch.distributions.Categorical(probs=c / c.sum()).entropy()),
+          "exp(H)"),
+    Wrong("code_perplexity", "a tensor", lambda c: torch.distributions.Categorical(probs=c / c.sum()).entropy().exp(),
+          "float(t)"),
 ]
 
 # ---------------------------------------------------------------------------- correct but unusual
@@ -405,6 +428,16 @@ RIGHT = [
           + Normal(0.0, 1.0).log_prob(z).sum(-1) - Normal(mu, _std(lv)).log_prob(z).sum(-1)),
     Right("iwae_bound", "max-shifted by hand", _iwae_stable),
     Right("iwae_bound", "log of a float k tensor", lambda lw: lw.logsumexp(0) - torch.log(torch.tensor(float(len(lw))))),
+    Right("nearest_codes", "torch.cdist", lambda z, cb: torch.cdist(z, cb).argmin(1)),
+    Right("nearest_codes", "the expanded square", lambda z, cb: (z.pow(2).sum(1, keepdim=True) - 2 * z @ cb.T
+                                                                + cb.pow(2).sum(1)).argmin(1)),
+    Right("straight_through", "detached difference added first", lambda ze, zq: (zq - ze).detach() + ze),
+    Right("vq_losses", "F.mse_loss(reduction='none') summed", lambda ze, zq, b: (
+        F.mse_loss(zq, ze.detach(), reduction="none").sum((1, 2, 3)),
+        b * F.mse_loss(ze, zq.detach(), reduction="none").sum((1, 2, 3)))),
+    Right("code_perplexity", "Categorical entropy", lambda c: float(torch.distributions.Categorical(
+        probs=c / c.sum()).entropy().exp())),
+    Right("code_perplexity", "nansum over xlogy", lambda c: math.exp(-float(torch.special.xlogy(c / c.sum(), c / c.sum()).sum()))),
 ]
 
 UNUSABLE = [w for w in WRONG if w.kind in ("graph", "inplace")]
