@@ -19,7 +19,8 @@ and KL(q || p) = H W log K, a constant (reported in the ``kl`` slot, so ``recon 
 
 Codebook collapse, and the fix used here: *dead-code restarts*. Codes that no encoder output picks
 receive no gradient from either loss and stay dead forever; every ``restart_every`` training steps,
-each code unused over that window is moved onto a random encoder output of the current batch. Chosen over
+each code unused over that window is moved onto a random encoder output of the current batch (a simple form
+of Jukebox's random restarts, Dhariwal et al., 2020). Chosen over
 EMA updates because it keeps the gradient-trained codebook loss derived above, and over k-means
 initialisation because it also revives codes that die later in training (chapter 16 measures it).
 """
@@ -77,8 +78,8 @@ class VectorQuantizer(nn.Module):
     """Nearest-code quantization with the straight-through gradient and dead-code restarts (chapter 16).
 
     codebook_size K, code_dim D; restart_every: training steps between dead-code restarts (0 = never).
-    The codebook starts uniform in [-1/K, 1/K] (van den Oord et al.'s public code), small next to the
-    encoder's outputs: the setting in which codes die.
+    The codebook starts uniform in [-1/K, 1/K] (a common choice in public implementations), small next to
+    the encoder's outputs: the setting in which codes die.
     """
 
     def __init__(self, codebook_size: int, code_dim: int, restart_every: int = 0):
