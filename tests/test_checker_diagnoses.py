@@ -349,6 +349,29 @@ WRONG = [
           "do not match"),
     Wrong("label_mixture_bound", "detached", lambda e: (torch.logsumexp(e, 1) - math.log(10)).detach(),
           "autograd graph", "graph"),
+    # chapter 16
+    Wrong("nearest_codes", "the farthest code (argmax of cdist)", lambda z, cb: torch.cdist(z, cb).argmax(1), "argmin"),
+    Wrong("nearest_codes", "argmin over the wrong dimension", lambda z, cb: torch.cdist(z, cb).argmin(0), "shape"),
+    Wrong("nearest_codes", "the largest inner product", lambda z, cb: torch.einsum("md,kd->mk", z, cb).argmax(1),
+          "||e_k||^2"),
+    Wrong("straight_through", "z_q returned (no straight-through)", lambda ze, zq: zq * 1.0, "straight-through", "graph"),
+    Wrong("straight_through", "the difference not detached", lambda ze, zq: ze + (zq - ze), "straight-through", "graph"),
+    Wrong("straight_through", "z_e returned (nothing quantized)", lambda ze, zq: ze * 1.0, "nothing is quantized"),
+    Wrong("vq_losses", "no stop-gradients", lambda ze, zq, b: (((ze - zq) ** 2).sum((1, 2, 3)),
+                                                                b * ((ze - zq) ** 2).sum((1, 2, 3))), "stop-gradients", "graph"),
+    Wrong("vq_losses", "stop-gradients swapped", lambda ze, zq, b: (((ze - zq.detach()) ** 2).sum((1, 2, 3)),
+                                                                     b * ((ze.detach() - zq) ** 2).sum((1, 2, 3))),
+          "stop-gradients", "graph"),
+    Wrong("vq_losses", "F.mse_loss (a mean)", lambda ze, zq, b: (F.mse_loss(zq, ze.detach()), b * F.mse_loss(ze, zq.detach())),
+          "shape"),
+    Wrong("vq_losses", "beta on the codebook term", lambda ze, zq, b: (b * ((ze.detach() - zq) ** 2).sum((1, 2, 3)),
+                                                                        ((ze - zq.detach()) ** 2).sum((1, 2, 3))), "beta"),
+    Wrong("code_perplexity", "0 log 0 left as NaN", lambda c: float(torch.exp(-(c / c.sum() * torch.log(c / c.sum())).sum())),
+          "NaN"),
+    Wrong("code_perplexity", "the entropy", lambda c: float(torch.distributions.Categorical(probs=c / c.sum()).entropy()),
+          "exp(H)"),
+    Wrong("code_perplexity", "a tensor", lambda c: torch.distributions.Categorical(probs=c / c.sum()).entropy().exp(),
+          "float(t)"),
 ]
 
 # ---------------------------------------------------------------------------- correct but unusual
@@ -425,6 +448,16 @@ RIGHT = [
     Right("condition_on_label", "a float32 one-hot code", lambda h, y: torch.cat([h, F.one_hot(y, 10).float()], 1)),
     Right("label_mixture_bound", "max-shifted by hand", lambda e: e.max(1).values + torch.log(
         torch.exp(e - e.max(1, keepdim=True).values).mean(1))),
+    Right("nearest_codes", "torch.cdist", lambda z, cb: torch.cdist(z, cb).argmin(1)),
+    Right("nearest_codes", "the expanded square", lambda z, cb: (z.pow(2).sum(1, keepdim=True) - 2 * z @ cb.T
+                                                                + cb.pow(2).sum(1)).argmin(1)),
+    Right("straight_through", "detached difference added first", lambda ze, zq: (zq - ze).detach() + ze),
+    Right("vq_losses", "F.mse_loss(reduction='none') summed", lambda ze, zq, b: (
+        F.mse_loss(zq, ze.detach(), reduction="none").sum((1, 2, 3)),
+        b * F.mse_loss(ze, zq.detach(), reduction="none").sum((1, 2, 3)))),
+    Right("code_perplexity", "Categorical entropy", lambda c: float(torch.distributions.Categorical(
+        probs=c / c.sum()).entropy().exp())),
+    Right("code_perplexity", "nansum over xlogy", lambda c: math.exp(-float(torch.special.xlogy(c / c.sum(), c / c.sum()).sum()))),
 ]
 
 UNUSABLE = [w for w in WRONG if w.kind in ("graph", "inplace")]

@@ -20,6 +20,8 @@ module             chapters   what it holds
 ``iwae``           13         the importance-weighted bound as a training objective
 ``hierarchical``   14         the two-stochastic-layer VAE (Burda et al., 2016)
 ``cvae``           15         the conditional VAE: p(x|z, y), q(z|x, y), the conditional ELBO
+``vq``             16         the VQ-VAE: vector quantization, straight-through gradient, restarts
+``code_prior``     16         an autoregressive (GRU) prior over VQ-VAE code maps
 ``fid``            10         Frechet distance, feature extractors
 ``plots``          all        grids, reconstructions, latent maps, curves
 ``widgets``        5, 7       ipywidgets explorers with static fallbacks

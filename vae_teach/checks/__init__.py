@@ -9,7 +9,7 @@ must also pass a gradient check (:mod:`.gradcheck`).
 
 Layout: :mod:`.core` (tasks, calling, comparing, reporting), :mod:`.diagnose`, :mod:`.gradcheck`,
 :mod:`.common` (seeded inputs, shared mistake wording), and one module per chapter's exercise set,
-``ch01_autoencoders`` ... ``ch15_conditional_vae``, whose tasks sit next to each other. Units follow the
+``ch01_autoencoders`` ... ``ch16_vq_vae``, whose tasks sit next to each other. Units follow the
 book: nats per image, summed over pixels and latent dimensions, mean over images, unless a task says
 otherwise.
 """
@@ -19,7 +19,7 @@ from typing import Any, Callable
 
 from . import (ch01_autoencoders, ch02_em, ch03_elbo, ch04_reparameterization, ch05_vae_mnist,  # noqa: F401
                ch06_priors_kl, ch07_choices, ch09_reconstruction_losses, ch10_fid, ch11_likelihood,
-               ch15_conditional_vae)
+               ch15_conditional_vae, ch16_vq_vae)
 from .core import TASKS, CheckFailed, Mistake, Task, run_check
 
 __all__ = ["CheckFailed", "Mistake", "Task", "TASKS", "run_check", "catalogue"]

@@ -55,7 +55,8 @@ class Task:
     respect to (checked by back-propagation); ``terms`` computes the quantity *before* the task's
     reduction ``reduce`` (``{negative dim: "sum" | "mean"}``), whose dimensions ``dims`` labels
     (right-aligned); ``bounds`` gives, per output, ``(low, high, what it is)`` for the values that are
-    possible at all; ``reread`` ends a failure message that no diagnosis explains.
+    possible at all; ``reread`` ends a failure message that no diagnosis explains; ``grad_hint`` ends a
+    gradient-check failure (where the gradient should go, e.g. through a straight-through estimator).
     """
 
     name: str
@@ -76,6 +77,7 @@ class Task:
     dims: tuple[str, ...] = ()
     bounds: tuple[tuple[float, float, str] | None, ...] = ()
     reread: str = "Re-read the task's formula and its shapes."
+    grad_hint: str = ""  # appended to a gradient failure: what the gradient must do in this task
 
 
 TASKS: dict[str, Task] = {}

@@ -36,6 +36,7 @@ def check_gradients(task: Task, fn: Callable, cases: list[tuple]) -> None:
     names = ", ".join(f"`{n}`" for n in task.grad)
     point = (" In `reparameterize` that is the whole point of the trick: z must stay a differentiable "
              "function of mu and logvar." if "eps" in task.args and "mu" in task.grad else "")
+    point = f" {task.grad_hint}" if task.grad_hint else point
     for args in cases:
         mine, theirs = _leaves(args, idx), _leaves(args, idx)
         try:
@@ -77,6 +78,7 @@ def check_gradients(task: Task, fn: Callable, cases: list[tuple]) -> None:
             scale = float(gr.abs().max())  # float32 arithmetic in the answer is fine: compare relative to the size
             if gm.shape != gr.shape or not torch.allclose(gm.to(torch.float64), gr, rtol=1e-4, atol=1e-5 * scale):
                 worst = float((gm.to(torch.float64) - gr).abs().max()) if gm.shape == gr.shape else float("nan")
+                why = ("" if task.grad_hint else f": part of the computation that depends on `{name}` is hidden "
+                       f"from autograd ({_CUTS}) on one term only")
                 raise fail(task, f"the values are right, but the gradient with respect to `{name}` is wrong "
-                                 f"(largest difference {worst:.3g}): part of the computation that depends on "
-                                 f"`{name}` is hidden from autograd ({_CUTS}) on one term only.{point}")
+                                 f"(largest difference {worst:.3g}){why}.{point}")

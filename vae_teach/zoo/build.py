@@ -13,7 +13,8 @@ from . import specs, store
 # weights as shipped (after the fp16 round trip), beside the fp32 figure, and tests/test_zoo.py checks that
 # the two agree at the precision the book prints (0.1 nats). The classifiers stay fp32 (they are small).
 STORAGE = {"classifier": torch.float32, "vae": torch.float16, "ae": torch.float16,
-           "cvae": torch.float16}  # chapter 15
+           "cvae": torch.float16,  # chapter 15
+           "vqvae": torch.float32, "code_prior": torch.float32}  # chapter 16: small, and argmins kept exact
 
 # Metrics are stored rounded; `verify` recomputes them from the shipped weights and must match to this
 # many decimals (evaluation of fixed weights in fp32 is stable across machines far below that).
@@ -30,6 +31,15 @@ def build(spec: specs.Spec) -> torch.nn.Module:
         from ..cvae import build_cvae
 
         return build_cvae(**spec.model)
+    if spec.kind == "vqvae":  # chapter 16
+        from ..vq import build_vqvae
+
+        return build_vqvae(spec.model)
+    if spec.kind == "code_prior":  # chapter 16
+        from ..code_prior import CodePrior
+
+        k = specs.get(spec.model["vqvae"]).model["codebook_size"]
+        return CodePrior(k, embed=spec.model["embed"], hidden=spec.model["hidden"])
     from ..models import build_model
 
     return build_model(kind=spec.kind, **spec.model)
@@ -47,6 +57,8 @@ def metrics(spec: specs.Spec, model: torch.nn.Module) -> dict:
         from ..fid import accuracy
 
         return {"test accuracy": round(accuracy(model, x, y), DECIMALS)}
+    if spec.kind in ("vqvae", "code_prior"):  # chapter 16
+        return _vq_metrics(spec, model, x)
     from ..evaluate import negative_elbo
 
     if spec.data == "dynamic":
@@ -59,6 +71,43 @@ def metrics(spec: specs.Spec, model: torch.nn.Module) -> dict:
     if spec.kind == "cvae":  # chapter 15: a bound on -log p(x|y), the test labels given
         return {"test negative conditional ELBO (nats/image)": round(negative_elbo(model, x, labels=y), DECIMALS)}
     return {"test negative ELBO (nats/image)": round(negative_elbo(model, x), DECIMALS)}
+
+
+def _vq_codes(model, x, batch_size: int = 1000):
+    """The code maps [N, 7, 7] of images ``x`` under a VQ-VAE (fp32, eval mode)."""
+    with torch.no_grad():
+        return torch.cat([model.encode(x[i:i + batch_size]) for i in range(0, len(x), batch_size)])
+
+
+def _vq_metrics(spec: specs.Spec, model, x) -> dict:
+    """Chapter 16: a VQ-VAE's test reconstruction and code usage; a code prior's test NLL of code maps."""
+    from ..vq import code_usage, perplexity
+
+    if spec.kind == "code_prior":
+        from . import load
+        from ..code_prior import mean_nll
+
+        codes = _vq_codes(load(spec.model["vqvae"]), x)
+        return {"test NLL of the code maps (nats/map)": round(mean_nll(model, codes), DECIMALS)}
+    from ..train import evaluate_terms
+
+    counts = code_usage(_vq_codes(model, x), model.config.codebook_size)
+    return {"test reconstruction (BCE, nats/image)": round(evaluate_terms(model, x)[1], DECIMALS),
+            "test code perplexity": round(perplexity(counts), DECIMALS), "test codes used": int((counts > 0).sum())}
+
+
+def _train_code_prior(spec: specs.Spec):
+    """Chapter 16: fit the prior to the code maps of the training images under the shipped VQ-VAE."""
+    from . import load
+    from ..code_prior import fit_prior
+
+    vq = load(spec.model["vqvae"])
+    codes = _vq_codes(vq, _images(spec, True)[0])
+    test_codes = _vq_codes(vq, _images(spec, False)[0])
+    torch.manual_seed(spec.seed)
+    model = build(spec)
+    hist = fit_prior(model, codes, test_codes, seed=spec.seed, **spec.recipe)
+    return model, hist.to_dict(), "fp32"
 
 
 def _cpu() -> str:
@@ -89,6 +138,8 @@ def train(name: str) -> dict:
         model = train_classifier(spec.dataset, epochs=r["epochs"], batch_size=r["batch_size"], lr=r["lr"],
                                  seed=spec.seed)
         history, ran = None, "fp32"
+    elif spec.kind == "code_prior":  # chapter 16
+        model, history, ran = _train_code_prior(spec)
     else:
         from ..train import fit
 

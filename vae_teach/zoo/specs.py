@@ -52,6 +52,18 @@ def family(name: str) -> list[str]:
     return names
 
 
+# Chapter 16: a conv VQ-VAE (7 x 7 map, K = 64 codes of dimension 16, dead-code restarts every 100 steps) and the
+# GRU prior over its code maps.
+_VQ_MODEL = dict(codebook_size=64, code_dim=16, channels=[16, 32], beta=0.25, restart_every=100)
+_VQ_RECIPE = dict(epochs=15, batch_size=128, lr=2e-3, lr_schedule="cosine")
+_VQ_MAIN = Spec("vqvae_mnist", "16", "vqvae", "mnist", model=_VQ_MODEL, recipe=_VQ_RECIPE,
+                note="VQ-VAE, 7 x 7 codes, K = 64 (294 bits), Bernoulli decoder, dead-code restarts")
+_VQ = [_VQ_MAIN,
+       Spec("vq_prior_mnist", "16", "code_prior", "mnist",
+            model=dict(vqvae="vqvae_mnist", vqvae_spec=_VQ_MAIN.digest(), embed=32, hidden=64),
+            recipe=dict(epochs=10, batch_size=128, lr=2e-3, lr_schedule="cosine"), precision="fp32",
+            note="GRU prior over vqvae_mnist's code maps of the training images (code_prior.fit_prior)")]
+
 SPECS: dict[str, Spec] = {s.name: s for s in [
     Spec("mnist_classifier", "5, 9, 10", "classifier", "mnist",
          recipe=dict(epochs=3, batch_size=128, lr=5e-3, schedule="one-cycle"), precision="fp32",
@@ -74,6 +86,8 @@ SPECS: dict[str, Spec] = {s.name: s for s in [
     *_seeds(Spec("cvae_mnist", "15", "cvae", "mnist", model=dict(latent_dim=20, hidden=[400]),
                  recipe={**_FULL, "epochs": 30},
                  note="conditional VAE 784+10-400-20 / 20+10-400-784, Bernoulli decoder, negative conditional ELBO")),
+    # --- chapter 16 (VQ-VAE): one seed each; the chapter ranks no VQ configuration against another ---
+    *_VQ,
 ]}
 
 
