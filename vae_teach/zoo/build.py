@@ -70,7 +70,8 @@ def metrics(spec: specs.Spec, model: torch.nn.Module) -> dict:
         return {f"test reconstruction error ({recon}, per image)": round(evaluate_terms(model, x, recon=recon)[0], DECIMALS)}
     if spec.kind == "cvae":  # chapter 15: a bound on -log p(x|y), the test labels given
         return {"test negative conditional ELBO (nats/image)": round(negative_elbo(model, x, labels=y), DECIMALS)}
-    return {"test negative ELBO (nats/image)": round(negative_elbo(model, x), DECIMALS)}
+    prior = {k: spec.objective[k] for k in ("prior_mu", "prior_logvar") if k in spec.objective}  # the model's own prior
+    return {"test negative ELBO (nats/image)": round(negative_elbo(model, x, **prior), DECIMALS)}
 
 
 def _vq_codes(model, x, batch_size: int = 1000):
