@@ -25,7 +25,7 @@ from torch import nn
 
 from .kl import kl_diag_gaussians
 from .losses import LossTerms, _float32, _over_images, bce, check_reduction
-from .models import Output, _Base, _sizes, reparameterize
+from .models import Output, _Base, _mlp, _sizes, reparameterize
 from .precision import model_device
 from .validate import integer
 
@@ -55,13 +55,6 @@ class ConditionalConfig:
         return asdict(self)
 
 
-def _relu_mlp(sizes: list[int]) -> nn.Sequential:
-    layers: list[nn.Module] = []
-    for a, b in zip(sizes[:-1], sizes[1:]):
-        layers += [nn.Linear(a, b), nn.ReLU()]
-    return nn.Sequential(*layers)
-
-
 class ConditionalVAE(nn.Module):
     """q(z|x, y) = N(mu(x, y), diag(exp(logvar(x, y)))), p(z) = N(0, I), p(x|z, y) Bernoulli (chapter 15)."""
 
@@ -75,11 +68,11 @@ class ConditionalVAE(nn.Module):
         self.config = cfg
         c, h, w = cfg.image_shape
         pixels, k = c * h * w, cfg.n_classes
-        self.encoder = _relu_mlp([pixels + k, *cfg.hidden])
+        self.encoder = _mlp([pixels + k, *cfg.hidden])
         width = cfg.hidden[-1] if cfg.hidden else pixels + k
         self.to_mu, self.to_logvar = nn.Linear(width, cfg.latent_dim), nn.Linear(width, cfg.latent_dim)
         last = cfg.hidden[0] if cfg.hidden else cfg.latent_dim + k
-        self.decoder = nn.Sequential(_relu_mlp([cfg.latent_dim + k, *reversed(cfg.hidden)]), nn.Linear(last, pixels))
+        self.decoder = nn.Sequential(_mlp([cfg.latent_dim + k, *reversed(cfg.hidden)]), nn.Linear(last, pixels))
 
     def one_hot(self, labels: torch.Tensor, n: int | None = None) -> torch.Tensor:
         """Check ``labels`` (integer tensor ``[N]``, values in 0..n_classes-1) and return their one-hot

@@ -32,7 +32,7 @@ from . import data as _data
 from .iwae import LogWeights
 from .kl import gaussian_log_density, kl_diag_gaussians
 from .losses import _over_images, bce, check_reduction
-from .models import _Base, _sizes, reparameterize
+from .models import _Base, _mlp, _sizes, reparameterize
 from .precision import model_device
 from .validate import integer
 
@@ -90,19 +90,12 @@ class HierarchicalTerms(NamedTuple):
     kl_z2: torch.Tensor
 
 
-def _tanh_mlp(sizes: list[int]) -> nn.Sequential:
-    layers: list[nn.Module] = []
-    for a, b in zip(sizes[:-1], sizes[1:]):
-        layers += [nn.Linear(a, b), nn.Tanh()]
-    return nn.Sequential(*layers)
-
-
 class _GaussianLayer(nn.Module):
     """inputs -> tanh MLP -> (mean, log-variance) of a diagonal Gaussian."""
 
     def __init__(self, n_in: int, hidden: tuple, n_out: int):
         super().__init__()
-        self.body = _tanh_mlp([n_in, *hidden])
+        self.body = _mlp([n_in, *hidden], activation=nn.Tanh)
         width = hidden[-1] if hidden else n_in
         self.mu, self.logvar = nn.Linear(width, n_out), nn.Linear(width, n_out)
 
@@ -125,7 +118,7 @@ class HierarchicalVAE(nn.Module):
         self.q_z1 = _GaussianLayer(c * h * w, cfg.hidden1, cfg.latent1)
         self.q_z2 = _GaussianLayer(cfg.latent1, cfg.hidden2, cfg.latent2)
         self.p_z1 = _GaussianLayer(cfg.latent2, tuple(reversed(cfg.hidden2)), cfg.latent1)
-        self.p_x = nn.Sequential(_tanh_mlp([cfg.latent1, *reversed(cfg.hidden1)]),
+        self.p_x = nn.Sequential(_mlp([cfg.latent1, *reversed(cfg.hidden1)], activation=nn.Tanh),
                                  nn.Linear(cfg.hidden1[0] if cfg.hidden1 else cfg.latent1, c * h * w))
 
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -96,10 +96,11 @@ class Output(NamedTuple):
     logvar: torch.Tensor | None
 
 
-def _mlp(sizes: list[int], dropout: float) -> nn.Sequential:
+def _mlp(sizes: list[int], dropout: float = 0.0, activation: type[nn.Module] = nn.ReLU) -> nn.Sequential:
+    """Linear + activation (+ dropout) per consecutive pair of ``sizes``; shared by every MLP in the package."""
     layers: list[nn.Module] = []
     for a, b in zip(sizes[:-1], sizes[1:]):
-        layers += [nn.Linear(a, b), nn.ReLU()]
+        layers += [nn.Linear(a, b), activation()]
         if dropout > 0:
             layers.append(nn.Dropout(dropout))
     return nn.Sequential(*layers)
