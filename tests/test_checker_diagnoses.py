@@ -333,6 +333,23 @@ WRONG = [
           - math.log(len(lw)), "numpy array"),
     Wrong("iwae_bound", "divided by k instead of - log k", lambda lw: torch.logsumexp(lw, 0) / len(lw),
           "divided by k"),
+    # chapter 12
+    Wrong("unit_rates", "the rate of each image (no mean over the images)", lambda mu, lv:
+          0.5 * (mu ** 2 + lv.exp() - 1 - lv), "shape"),
+    Wrong("unit_rates", "the KL of each image summed over the units", lambda mu, lv:
+          0.5 * (mu ** 2 + lv.exp() - 1 - lv).sum(1), "shape"),
+    Wrong("unit_rates", "the posterior variance left out", lambda mu, lv: 0.5 * (mu ** 2 - 1 - lv).mean(0),
+          "do not match"),
+    Wrong("unit_rates", "mu detached", lambda mu, lv: 0.5 * (mu.detach() ** 2 + lv.exp() - 1 - lv).mean(0),
+          "no gradient reaches `mu`", "graph"),
+    Wrong("free_bits_kl", "per-example clamp with torch.maximum", lambda kl, lam: torch.maximum(
+        kl, torch.tensor(lam, dtype=kl.dtype)).mean(0).sum(), "per example"),
+    Wrong("free_bits_kl", "the batch summed", lambda kl, lam: kl.sum(0).clamp(min=lam).sum(), "summed over the minibatch"),
+    Wrong("free_bits_kl", "a hinge on the total", lambda kl, lam: (kl.mean(0).sum() - lam).clamp(min=0), "zero"),
+    Wrong("free_bits_kl", "detached", lambda kl, lam: kl.mean(0).clamp(min=lam).sum().detach(), "autograd graph", "graph"),
+    Wrong("warmup_beta", "(t + 1) / T, capped", lambda t, big_t: min(1.0, (t + 1) / big_t), "off by one"),
+    Wrong("warmup_beta", "no cap at 1", lambda t, big_t: t / big_t, "not capped"),
+    Wrong("warmup_beta", "a tensor", lambda t, big_t: torch.tensor(min(1.0, t / big_t)), "Python number"),
     # chapter 15
     Wrong("condition_on_label", "one_hot without num_classes", lambda h, y: torch.cat(
         [h, F.one_hot(y).to(h.dtype)], 1), "wrong shape"),
@@ -444,6 +461,12 @@ RIGHT = [
           + Normal(0.0, 1.0).log_prob(z).sum(-1) - Normal(mu, _std(lv)).log_prob(z).sum(-1)),
     Right("iwae_bound", "max-shifted by hand", _iwae_stable),
     Right("iwae_bound", "log of a float k tensor", lambda lw: lw.logsumexp(0) - torch.log(torch.tensor(float(len(lw))))),
+    Right("unit_rates", "torch.distributions per unit", lambda mu, lv: kl_divergence(
+        Normal(mu, _std(lv)), Normal(torch.zeros_like(mu), torch.ones_like(mu))).mean(0)),
+    Right("free_bits_kl", "torch.maximum of the means", lambda kl, lam: torch.maximum(
+        kl.mean(0), torch.full_like(kl[0], lam)).sum()),
+    Right("free_bits_kl", "torch.where", lambda kl, lam: torch.where(kl.mean(0) > lam, kl.mean(0), lam).sum()),
+    Right("warmup_beta", "an if / else", lambda t, big_t: 1.0 if t >= big_t else t / big_t),
     Right("condition_on_label", "rows of an identity matrix", lambda h, y: torch.cat([h, torch.eye(10, dtype=h.dtype)[y]], 1)),
     Right("condition_on_label", "a float32 one-hot code", lambda h, y: torch.cat([h, F.one_hot(y, 10).float()], 1)),
     Right("label_mixture_bound", "max-shifted by hand", lambda e: e.max(1).values + torch.log(

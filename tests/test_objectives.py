@@ -59,6 +59,35 @@ def test_free_bits_objective_is_recon_plus_clamped_kl_and_gives_collapsed_dims_n
         assert (a[1:] - b[1:]).abs().min() > 1e-4  # active dims: the KL's gradient is there too
 
 
+def test_free_bits_clamps_the_minibatch_mean_of_each_dimension_not_each_example_nor_the_total():
+    # dimension 0: batch mean 0.3 < lambda = 0.4, though one image is above it; dimension 1: mean 0.6 > lambda,
+    # though one image is below it
+    kl = torch.tensor([[0.0, 1.1], [0.6, 0.1]])
+    out = float(free_bits_kl(kl, 0.4))
+    assert math.isclose(out, 0.4 + 0.6, rel_tol=1e-6)
+    assert not math.isclose(out, float(kl.clamp(min=0.4).mean(0).sum()), rel_tol=1e-3)   # per example: 0.5 + 0.75
+    assert not math.isclose(out, max(float(kl.mean(0).sum()), 0.4), rel_tol=1e-3)         # the total clamped: 0.9
+    # the clamp is the same for any batch size: duplicating the batch changes nothing
+    assert math.isclose(float(free_bits_kl(torch.cat([kl, kl]), 0.4)), out, rel_tol=1e-6)
+    with pytest.raises(ValueError, match="free bits"):
+        free_bits_kl(kl, -0.1)
+
+
+def test_warmup_and_free_bits_together_scale_the_clamped_kl_by_beta_t():
+    torch.manual_seed(0)
+    m = build_model(latent_dim=3, hidden=(16,))
+    x, lam = _toy(32), 0.2
+    obj = ELBO(warmup_steps=4, free_bits=lam)
+    torch.manual_seed(3)
+    t = obj.train_terms(m, x, step=1, steps_per_epoch=10)   # beta_1 = 1/4
+    torch.manual_seed(3)
+    out = m(x)
+    kl_nd = kl_per_dimension(out.mu, out.logvar)
+    ref = bce(out.x_params, x) + 0.25 * kl_nd.mean(0).clamp(min=lam).sum()
+    torch.testing.assert_close(t.loss, ref)
+    torch.testing.assert_close(t.kl, kl_nd.sum(1).mean())
+
+
 def test_warmup_beta_rises_linearly_from_zero_to_beta():
     assert [warmup_beta(t, 4, 2.0) for t in range(7)] == [0.0, 0.5, 1.0, 1.5, 2.0, 2.0, 2.0]
     assert warmup_beta(0, 0, 0.7) == 0.7

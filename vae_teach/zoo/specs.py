@@ -37,6 +37,8 @@ class Spec:
 # BENCHMARKS.md measures), so the last tenth of the epochs improves the test loss by well under 0.2 nats.
 _REFERENCE = dict(arch="mlp", latent_dim=20, hidden=[400], decoder="bernoulli")
 _FULL = dict(epochs=60, batch_size=128, lr=2e-3, lr_schedule="cosine")
+# Chapter 12: a wide latent with two hidden layers (Burda et al.'s one-layer shape, ReLU)
+_WIDE = dict(arch="mlp", latent_dim=50, hidden=[200, 200], decoder="bernoulli")
 SEEDS = (0, 1, 2)  # every configuration whose rank a chapter states is trained with 3 seeds
 
 
@@ -96,6 +98,14 @@ SPECS: dict[str, Spec] = {s.name: s for s in [
     *_seeds(Spec("cvae_mnist_h2", "15", "cvae", "mnist", model=dict(latent_dim=20, hidden=[400, 400]),
                  recipe={**_FULL, "epochs": 30},
                  note="conditional VAE 784+10-400-400-20 / 20+10-400-400-784, Bernoulli decoder")),
+    # Chapter 12 (posterior collapse; issue 15): a wide latent (D = 50) on dynamically binarized MNIST, trained with
+    # the plain ELBO, with KL warm-up and with free bits; 100 epochs (at 60 the last tenth still gained 0.2 nats).
+    *[Spec(f"collapse_d50{tag}_s0", "12", "vae", "mnist", data="dynamic", model=_WIDE,
+           objective={"objective": obj} if obj else {}, recipe={**_FULL, "epochs": 100}, seed=0, note=note)
+      for tag, obj, note in (
+          ("", None, "784-200-200-50, plain negative ELBO: the baseline whose unused units collapse"),
+          ("_warmup", {"kind": "elbo", "warmup_epochs": 10}, "the same with KL warm-up (beta 0 to 1 over 10 epochs)"),
+          ("_freebits", {"kind": "elbo", "free_bits": 0.25}, "the same with free bits (0.25 nats per unit)"))],
     # --- chapter 16 (VQ-VAE): one seed each; the chapter ranks no VQ configuration against another ---
     *_VQ,
     # Chapter 16: chapter 5's VAE at the VQ-VAE's rate. beta = 0.02 makes its KL term about the ~100 nats that
