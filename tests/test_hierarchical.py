@@ -127,3 +127,15 @@ def test_checkpoint_round_trip_rebuilds_the_two_layer_model(tmp_path):
     torch.testing.assert_close(m2.encode(x), m.encode(x), rtol=0, atol=0)
     g1, g2 = (torch.Generator().manual_seed(0) for _ in range(2))
     torch.testing.assert_close(m2.log_weights(x, 3, g1).log_w, m.log_weights(x, 3, g2).log_w, rtol=0, atol=0)
+
+
+def test_the_activation_is_tanh_by_default_relu_on_request_and_anything_else_is_refused():
+    from torch import nn
+
+    from vae_teach.hierarchical import HierarchicalConfig, build_hierarchical
+
+    acts = lambda m: {type(l) for l in m.modules() if isinstance(l, (nn.Tanh, nn.ReLU))}
+    assert acts(build_hierarchical()) == {nn.Tanh}
+    assert acts(build_hierarchical(activation="relu")) == {nn.ReLU}
+    with pytest.raises(ValueError, match="activation must be one of"):
+        HierarchicalConfig(activation="gelu")

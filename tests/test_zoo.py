@@ -151,3 +151,47 @@ def test_the_conditional_vae_is_shipped_as_its_own_kind_and_its_metric_is_the_co
         negative_elbo(model, x[:10])
     assert zoo.budget("cvae_mnist_s0").startswith("cvae_mnist_s0: 30 epochs on all 60,000 continuous MNIST")
 
+
+
+def test_zoo_nll_records_the_iwae_figure_in_the_manifest_and_leaves_the_weights_alone(zoo_copy):
+    """`zoo nll` (chapters 12-14): -L_k on the static test binarization, recorded beside the training figures."""
+    from vae_teach import evaluate, load_mnist
+    from vae_teach.data import binarize_static
+
+    sha = store.read_manifest()["collapse_d50_s0"]["sha256"]
+    r = build.nll("collapse_d50_s0", k=3, n_test=20)
+    e = store.read_manifest()["collapse_d50_s0"]
+    assert e[build.NLL_KEY] == r and r["k"] == 3 and r["test images"] == 20
+    assert e["sha256"] == sha == store.sha256(store.weights_path("collapse_d50_s0"))
+    x = binarize_static(load_mnist(train=False)[0], seed=0)[:20]
+    want = evaluate.iwae_nll(zoo.load("collapse_d50_s0"), x, k=3, batch_size=10, seed=0)
+    assert abs(r["nats/image"] - want) < 1e-3
+    assert build.verify(["collapse_d50_s0"]) == []
+
+
+def test_zoo_nll_refuses_a_model_whose_bound_is_not_a_likelihood_of_binary_images():
+    with pytest.raises(ValueError, match="not a VAE trained on binarized MNIST"):
+        build.nll("vae_mnist_s0", k=2, n_test=5)
+    with pytest.raises(ValueError, match="not a VAE trained on binarized MNIST"):
+        build.nll("mnist_classifier", k=2, n_test=5)
+
+
+def test_every_recorded_nll_is_the_full_protocol_and_below_the_models_elbo():
+    """The manifest's IWAE figures: k = 5000 on all 10,000 test images, and (a bound tighter than the ELBO) below the
+    test negative ELBO of the same images."""
+    recorded = {n: e for n, e in store.read_manifest().items() if build.NLL_KEY in e}
+    assert {"collapse_d50_s0", "iwae_k5_d50_s0", "hvae_mnist_s0"} <= set(recorded)
+    for name, e in recorded.items():
+        r = e[build.NLL_KEY]
+        assert (r["k"], r["test images"], r["test binarization"]) == (5000, 10000, "binarize_static(seed=0)"), name
+        assert r["nats/image"] < e["metrics"]["test negative ELBO (nats/image)"], name
+        assert 0 < r["standard error"] < 1.0, name
+
+
+def test_the_two_layer_vae_is_shipped_as_its_own_kind():
+    """Chapter 14: kind "hierarchical" builds vae_teach.hierarchical's model and ships in fp16."""
+    from vae_teach.hierarchical import HierarchicalVAE
+
+    model = zoo.load("hvae_mnist_s0")
+    assert isinstance(model, HierarchicalVAE) and not model.training
+    assert build.STORAGE["hierarchical"] == torch.float16

@@ -8,7 +8,8 @@ Inference (bottom-up)          q(z1|x) q(z2|z1)
     x (784) -> 200 -> 200 -> z1 (100) -> 100 -> 100 -> z2 (50)
 Generative (top-down)          p(z2) p(z1|z2) p(x|z1)
     z2 ~ N(0, I) -> 100 -> 100 -> z1 (100) -> 200 -> 200 -> x (784), Bernoulli
-Every deterministic layer is tanh, as in Burda et al.; each Gaussian has a diagonal covariance,
+Every deterministic layer is tanh, as in Burda et al. (``activation="relu"``: ReLU, what the zoo's ``hvae_mnist``
+uses, like the one-layer models it is compared with); each Gaussian has a diagonal covariance,
 its mean and log-variance two linear maps of the last hidden layer.
 
 The ELBO, with z1 ~ q(z1|x) and z2 ~ q(z2|z1) (one sample each):
@@ -48,6 +49,7 @@ class HierarchicalConfig:
     image_shape: tuple = field(default=(1, 28, 28))
     kind: str = "hierarchical"
     decoder: str = "bernoulli"    # p(x|z1); the only one offered
+    activation: str = "tanh"      # of every deterministic layer: "tanh" (Burda et al.) or "relu"
 
     def __post_init__(self) -> None:
         self.hidden1, self.hidden2 = _layer_sizes("hidden1", self.hidden1), _layer_sizes("hidden2", self.hidden2)
@@ -56,11 +58,16 @@ class HierarchicalConfig:
         self.image_shape = _layer_sizes("image_shape", self.image_shape)
         if len(self.image_shape) != 3:
             raise ValueError(f"HierarchicalConfig.image_shape must be (C, H, W), got {self.image_shape}")
+        if self.activation not in _ACTIVATIONS:
+            raise ValueError(f"HierarchicalConfig.activation must be one of {sorted(_ACTIVATIONS)}, got {self.activation!r}")
         if self.kind != "hierarchical" or self.decoder != "bernoulli":
             raise ValueError("HierarchicalConfig is the two-layer VAE with a Bernoulli decoder: leave kind and decoder")
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+_ACTIVATIONS = {"tanh": nn.Tanh, "relu": nn.ReLU}
 
 
 def _layer_sizes(name: str, value) -> tuple:
@@ -91,11 +98,11 @@ class HierarchicalTerms(NamedTuple):
 
 
 class _GaussianLayer(nn.Module):
-    """inputs -> tanh MLP -> (mean, log-variance) of a diagonal Gaussian."""
+    """inputs -> MLP (tanh or ReLU) -> (mean, log-variance) of a diagonal Gaussian."""
 
-    def __init__(self, n_in: int, hidden: tuple, n_out: int):
+    def __init__(self, n_in: int, hidden: tuple, n_out: int, activation: type[nn.Module] = nn.Tanh):
         super().__init__()
-        self.body = _mlp([n_in, *hidden], activation=nn.Tanh)
+        self.body = _mlp([n_in, *hidden], activation=activation)
         width = hidden[-1] if hidden else n_in
         self.mu, self.logvar = nn.Linear(width, n_out), nn.Linear(width, n_out)
 
@@ -115,10 +122,11 @@ class HierarchicalVAE(nn.Module):
         cfg = cfg or HierarchicalConfig()
         self.config = cfg
         c, h, w = cfg.image_shape
-        self.q_z1 = _GaussianLayer(c * h * w, cfg.hidden1, cfg.latent1)
-        self.q_z2 = _GaussianLayer(cfg.latent1, cfg.hidden2, cfg.latent2)
-        self.p_z1 = _GaussianLayer(cfg.latent2, tuple(reversed(cfg.hidden2)), cfg.latent1)
-        self.p_x = nn.Sequential(_mlp([cfg.latent1, *reversed(cfg.hidden1)], activation=nn.Tanh),
+        act = _ACTIVATIONS[cfg.activation]
+        self.q_z1 = _GaussianLayer(c * h * w, cfg.hidden1, cfg.latent1, act)
+        self.q_z2 = _GaussianLayer(cfg.latent1, cfg.hidden2, cfg.latent2, act)
+        self.p_z1 = _GaussianLayer(cfg.latent2, tuple(reversed(cfg.hidden2)), cfg.latent1, act)
+        self.p_x = nn.Sequential(_mlp([cfg.latent1, *reversed(cfg.hidden1)], activation=act),
                                  nn.Linear(cfg.hidden1[0] if cfg.hidden1 else cfg.latent1, c * h * w))
 
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -14,6 +14,7 @@ from . import specs, store
 # the two agree at the precision the book prints (0.1 nats). The classifiers stay fp32 (they are small).
 STORAGE = {"classifier": torch.float32, "vae": torch.float16, "ae": torch.float16,
            "cvae": torch.float16,  # chapter 15
+           "hierarchical": torch.float16,  # chapter 14
            "vqvae": torch.float32, "code_prior": torch.float32}  # chapter 16: small, and argmins kept exact
 
 # Metrics are stored rounded; `verify` recomputes them from the shipped weights and must match to this
@@ -31,6 +32,10 @@ def build(spec: specs.Spec) -> torch.nn.Module:
         from ..cvae import build_cvae
 
         return build_cvae(**spec.model)
+    if spec.kind == "hierarchical":  # chapter 14: two stochastic layers
+        from ..hierarchical import build_hierarchical
+
+        return build_hierarchical(spec.model)
     if spec.kind == "vqvae":  # chapter 16
         from ..vq import build_vqvae
 
@@ -169,6 +174,37 @@ def train(name: str) -> dict:
              "metrics in fp32, before storage": before_storage, "history": history}
     store.write_entry(name, entry)
     return entry
+
+
+# The likelihood figure of chapters 11-14: IWAE with k = 5000 on all 10,000 statically binarized test images, as in
+# `bench --nll`. Half an hour of CPU per model, so it is measured once (``zoo nll NAME``) and recorded in the
+# manifest beside the training figures; `verify` does not recompute it (the chapters re-estimate it on a subset).
+NLL_KEY = "IWAE NLL"
+
+
+def nll(name: str, k: int = 5000, n_test: int | None = None) -> dict:
+    """Measure -L_k on the statically binarized test set (seed 0) for a binarized-MNIST VAE and record it in the
+    manifest under ``"IWAE NLL"``: nats per image (sum over pixels, mean over images), its standard error over the
+    images, k, the number of images, minutes and threads."""
+    import math
+
+    from . import entry, load
+    from ..evaluate import iwae_log_likelihood
+
+    spec = specs.get(name)
+    if spec.data != "dynamic" or spec.kind not in ("vae", "hierarchical"):
+        raise ValueError(f"{name!r} is not a VAE trained on binarized MNIST: its IWAE bound is not a likelihood "
+                         "of binary images (zoo nll is for the dynamically binarized models of chapters 12-14)")
+    model = load(name)
+    x = _data.binarize_static(_images(spec, False)[0], seed=0)[:n_test]
+    t0 = time.perf_counter()
+    ll = iwae_log_likelihood(model, x, k=k, batch_size=10, seed=0, desc=f"{name} IWAE-{k}").double()
+    result = {"nats/image": round(-float(ll.mean()), DECIMALS),
+              "standard error": round(float(ll.std() / math.sqrt(len(ll))), DECIMALS), "k": k,
+              "test images": len(x), "test binarization": "binarize_static(seed=0)",
+              "eval minutes": round((time.perf_counter() - t0) / 60, 2), "threads": torch.get_num_threads()}
+    store.write_entry(name, {**entry(name), NLL_KEY: result})
+    return result
 
 
 def verify(names: list[str] | None = None) -> list[str]:

@@ -106,6 +106,22 @@ SPECS: dict[str, Spec] = {s.name: s for s in [
           ("", None, "784-200-200-50, plain negative ELBO: the baseline whose unused units collapse"),
           ("_warmup", {"kind": "elbo", "warmup_epochs": 10}, "the same with KL warm-up (beta 0 to 1 over 10 epochs)"),
           ("_freebits", {"kind": "elbo", "free_bits": 0.25}, "the same with free bits (0.25 nats per unit)"))],
+    # Seeds 1 and 2 of the plain model: chapter 13 ranks it (k = 1) against the IWAE with k = 5, chapter 14 against
+    # the two-layer model, and every ranked configuration has three seeds.
+    *_seeds(Spec("collapse_d50", "12, 13, 14", "vae", "mnist", data="dynamic", model=_WIDE,
+                 recipe={**_FULL, "epochs": 100},
+                 note="784-200-200-50, plain negative ELBO: the baseline whose unused units collapse"))[1:],
+    # Chapter 13 (importance weighting; issue 15): the collapse baseline's network and recipe trained on the IWAE bound
+    # with k = 5 samples, so that collapse_d50_s0 (k = 1, the ELBO) is its twin at equal epochs.
+    *_seeds(Spec("iwae_k5_d50", "13", "vae", "mnist", data="dynamic", model=_WIDE,
+                 objective={"objective": {"kind": "iwae", "k": 5}}, recipe={**_FULL, "epochs": 100},
+                 note="784-200-200-50 (ReLU), trained on -L_5 (IWAE, k = 5); collapse_d50 is its k = 1 twin")),
+    # Chapter 14 (hierarchical VAEs): Burda et al.'s two stochastic layers, 784-200-200-100 / 100-100-50, with ReLU
+    # units like the one-layer models (vae_teach.hierarchical's default is their tanh), the plain negative ELBO and
+    # the recipe of collapse_d50: the second stochastic layer is the only difference from that one-layer model.
+    *_seeds(Spec("hvae_mnist", "14", "hierarchical", "mnist", data="dynamic", model=dict(activation="relu"),
+                 recipe={**_FULL, "epochs": 100},
+                 note="two stochastic layers (z1: 100, z2: 50), Burda et al.'s sizes, ReLU, negative ELBO")),
     # --- chapter 16 (VQ-VAE): one seed each; the chapter ranks no VQ configuration against another ---
     *_VQ,
     # Chapter 16: chapter 5's VAE at the VQ-VAE's rate. beta = 0.02 makes its KL term about the ~100 nats that
