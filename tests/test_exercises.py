@@ -17,7 +17,7 @@ EXERCISES = ROOT / "exercises"
 
 def test_there_is_an_exercise_set_per_chapter():
     chapters = {p.name[:2] for p in SOLUTIONS}
-    assert chapters == {"01", "02", "03", "04", "05", "06", "07", "09", "10", "11", "12", "15", "16"}
+    assert chapters == {"01", "02", "03", "04", "05", "06", "07", "09", "10", "11", "12", "13", "14", "15", "16"}
 
 
 def test_exercises_are_in_sync_with_solutions(tmp_path):

@@ -112,3 +112,19 @@ def test_optimized_q_is_the_prior_when_the_decoder_ignores_z():
         m.decoder.body[0][0].weight.zero_()  # p(x|z) no longer depends on z: the best q is p(z)
     mu, lv = optimize_posterior(m, x, steps=300, lr=0.05, seed=0)
     assert float(kl_diag_gaussians(mu, lv).max()) < 0.05
+
+
+def test_log_weight_matrix_reproduces_the_evaluators_bound_and_groups_give_every_L_k():
+    from vae_teach.iwae import effective_sample_size, grouped_bound, log_mean_exp, log_weight_matrix
+    m, x = _model(), _toy(30)
+    lw = log_weight_matrix(m, x, 40, batch_size=7, max_rows=100, seed=2)  # several chunks per batch
+    assert lw.shape == (40, 30)
+    ref = iwae_log_likelihood(m, x, k=40, batch_size=7, max_rows=100, seed=2)
+    torch.testing.assert_close(log_mean_exp(lw.double()).float(), ref, rtol=0, atol=1e-4)
+    torch.testing.assert_close(grouped_bound(lw, 40), log_mean_exp(lw.double()))
+    torch.testing.assert_close(grouped_bound(lw, 1), lw.double().mean(0))   # L_1: the mean log-weight
+    with pytest.raises(ValueError, match="divide"):
+        grouped_bound(lw, 3)
+    ess = effective_sample_size(lw)
+    assert bool((ess >= 1 - 1e-9).all() and (ess <= 40 + 1e-9).all())
+    torch.testing.assert_close(effective_sample_size(torch.zeros(8, 3)), torch.full((3,), 8.0, dtype=torch.float64))

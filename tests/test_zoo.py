@@ -107,6 +107,12 @@ def test_fp16_storage_keeps_every_vae_metric_at_the_precision_the_book_prints():
                    if t.is_floating_point()), name
 
 
+# The one family that misses the rule, on purpose: chapter 13's IWAE (k = 5) is kept at the 100 epochs of its k = 1
+# twin (collapse_d50) so that the two compare at equal epochs; its test negative ELBO still fell by 0.2-0.3 nats over
+# the last 10 epochs, and chapter 13 says so. Its allowance is stated here, so a larger miss still fails.
+NOT_CONVERGED = {"iwae_k5_d50": 0.35}
+
+
 def test_every_vae_in_the_zoo_converged_under_its_recorded_history():
     """The budget rule: the test loss improved by under 0.2 nats over the last tenth of the epochs."""
     for name, s in specs.SPECS.items():
@@ -116,7 +122,7 @@ def test_every_vae_in_the_zoo_converged_under_its_recorded_history():
         h = e["history"]["test_loss"]
         k = max(1, len(h) // 10)
         assert len(h) == s.recipe["epochs"]
-        assert h[-k - 1] - h[-1] < 0.2, (name, h[-k - 1] - h[-1])
+        assert h[-k - 1] - h[-1] < NOT_CONVERGED.get(name.rsplit("_s", 1)[0], 0.2), (name, h[-k - 1] - h[-1])
         assert e["improvement over the last tenth of the epochs (nats/image)"] == round(h[-k - 1] - h[-1], 3)
 
 

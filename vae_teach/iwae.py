@@ -163,3 +163,69 @@ def optimize_posterior(model, x: torch.Tensor, *, steps: int = 300, lr: float = 
             p.requires_grad_(r)
         model.train(was)
     return mu.detach(), logvar.detach()
+
+
+# ----------------------------------------------------------------------------------------------
+# All k log-weights of each image (chapter 13: L_k for every k <= K, effective sample size)
+# ----------------------------------------------------------------------------------------------
+@torch.no_grad()
+def log_weight_matrix(model, images: torch.Tensor, k: int, *, batch_size: int = 100, max_rows: int = 50_000,
+                      seed: int = 0) -> torch.Tensor:
+    """The k log-weights log w_i = log p(x, z_i) - log q(z_i|x) of every image, ``[k, N]`` in nats (float32).
+
+    The noise is drawn exactly as :func:`vae_teach.evaluate.iwae_log_likelihood` draws it (same ``seed``,
+    ``batch_size`` and ``max_rows``: the same z_i), so ``log_mean_exp(log_weight_matrix(...))`` is that
+    function's L_k(x). Keeping the weights lets one set of K samples give, per image,
+
+        L_k(x) ~= (k / K) sum_{g = 1..K/k} log (1/k) sum_{i in group g} w_i    (K/k disjoint groups of k),
+
+    an unbiased estimate of L_k for every k dividing K, and the normalized weights w_i / sum_j w_j.
+    """
+    from . import data as _data
+    from .precision import model_device
+
+    own = hasattr(model, "log_weights")
+    if not (own or hasattr(model, "to_mu")):
+        raise TypeError("the IWAE bound needs a VAE (an encoder that outputs q(z|x)); got an autoencoder")
+    k = integer("k", k, minimum=1)
+    batch_size = integer("batch_size", batch_size, minimum=1)
+    model.eval()
+    dev = model_device(model)
+    g = torch.Generator().manual_seed(seed)
+    cols = []
+    for xb in _data.batches(images, batch_size, shuffle=False):
+        xb = xb.to(dev)
+        b = xb.shape[0]
+        if not own:
+            mu, logvar = model.encode(xb)
+        chunk = max(1, min(k, max_rows // b))
+        rows, done = [], 0
+        while done < k:
+            c = min(chunk, k - done)
+            if own:
+                lw = log_weights(model, xb, c, generator=g).log_w
+            else:
+                eps = torch.randn((c, *mu.shape), generator=g).to(dev)
+                lw = gaussian_log_weights(model, xb, mu, logvar, eps).log_w
+            rows.append(lw.float().cpu())
+            done += c
+        cols.append(torch.cat(rows, dim=0))
+    return torch.cat(cols, dim=1)
+
+
+def grouped_bound(log_w: torch.Tensor, k: int) -> torch.Tensor:
+    """Per image ``[N]``: the mean over the K/k disjoint groups of k rows of ``log_w`` ``[K, N]`` of
+    log (1/k) sum_{i in group} w_i, an unbiased estimate of L_k(x) from K samples (k must divide K)."""
+    big_k = log_w.shape[0]
+    k = integer("k", k, minimum=1)
+    if big_k % k:
+        raise ValueError(f"k = {k} must divide the number of log-weights K = {big_k}")
+    return log_mean_exp(log_w.double().reshape(big_k // k, k, -1), dim=1).mean(0)
+
+
+def effective_sample_size(log_w: torch.Tensor) -> torch.Tensor:
+    """Per image ``[N]``: ESS = 1 / sum_i w~_i^2 = (sum_i w_i)^2 / sum_i w_i^2, w~ = softmax(log_w) over dim 0.
+
+    Between 1 (one weight carries everything) and k (all weights equal); chapter 13."""
+    w = torch.softmax(log_w.double(), dim=0)
+    return 1.0 / (w ** 2).sum(0)

@@ -19,7 +19,8 @@ from typing import Any, Callable
 
 from . import (ch01_autoencoders, ch02_em, ch03_elbo, ch04_reparameterization, ch05_vae_mnist,  # noqa: F401
                ch06_priors_kl, ch07_choices, ch09_reconstruction_losses, ch10_fid, ch11_likelihood,
-               ch12_posterior_collapse, ch15_conditional_vae, ch16_vq_vae)
+               ch12_posterior_collapse, ch13_importance_weighting, ch14_hierarchical_vae, ch15_conditional_vae,
+               ch16_vq_vae)
 from .core import TASKS, CheckFailed, Mistake, Task, run_check
 
 __all__ = ["CheckFailed", "Mistake", "Task", "TASKS", "run_check", "catalogue"]
