@@ -128,3 +128,25 @@ def test_log_weight_matrix_reproduces_the_evaluators_bound_and_groups_give_every
     ess = effective_sample_size(lw)
     assert bool((ess >= 1 - 1e-9).all() and (ess <= 40 + 1e-9).all())
     torch.testing.assert_close(effective_sample_size(torch.zeros(8, 3)), torch.full((3,), 8.0, dtype=torch.float64))
+
+
+def test_iwae_warmup_anneals_the_kl_part_of_every_log_weight_then_is_exactly_L_k():
+    m, x = _model(), _toy()
+    spe = 10                                              # steps per epoch: T = 1 epoch = 10 steps
+    plain, warm = IWAE(k=5), IWAE(k=5, warmup_epochs=1)
+    for step, beta in ((0, 0.0), (4, 0.4), (10, 1.0), (25, 1.0)):
+        torch.manual_seed(7)
+        t = warm.train_terms(m, x, step=step, steps_per_epoch=spe)
+        torch.manual_seed(7)
+        lw = log_weights(m, x, 5)
+        ref = -(torch.logsumexp(lw.log_px + beta * (lw.log_w - lw.log_px), 0) - math.log(5)).mean()
+        torch.testing.assert_close(t.loss, ref)
+        torch.manual_seed(7)
+        p = plain.train_terms(m, x, step=step, steps_per_epoch=spe)
+        torch.testing.assert_close(t.recon, p.recon)      # the reported terms are the true ones
+        torch.testing.assert_close(t.kl, p.kl)
+        if beta == 1.0:
+            torch.testing.assert_close(t.loss, p.loss)    # after the ramp: exactly -L_k
+    assert warm.to_dict() == {"kind": "iwae", "k": 5, "warmup_epochs": 1} and plain.to_dict() == {"kind": "iwae", "k": 5}
+    with pytest.raises(ValueError, match="IWAE.warmup_epochs"):
+        IWAE(k=5, warmup_epochs=-1)

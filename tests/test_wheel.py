@@ -31,7 +31,7 @@ def test_the_wheel_carries_every_module_the_package_data_and_the_command(project
     for package, globs in PYPROJECT["tool"]["setuptools"]["package-data"].items():
         folder = ROOT / package.replace(".", "/")
         data |= {p.relative_to(ROOT).as_posix() for g in globs for p in folder.glob(g)}
-    assert "vae_teach/zoo/manifest.json" in data and any(n.endswith(".safetensors") for n in data)
+    assert "vae_teach/zoo/manifest.json" in data and any(n.endswith(".safetensors.xz") for n in data)
     assert data <= names, f"package data missing from the wheel: {sorted(data - names)}"
     assert all(n.startswith(("vae_teach/", "vae_teach-")) for n in names), "the wheel holds files outside the package"
     entry = next(n for n in names if n.endswith(".dist-info/entry_points.txt"))

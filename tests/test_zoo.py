@@ -23,7 +23,7 @@ def test_every_registered_model_is_shipped_with_a_manifest_entry_within_the_size
     manifest = store.read_manifest()
     assert set(manifest) == set(specs.SPECS)
     total = sum(store.weights_path(n).stat().st_size for n in specs.SPECS)
-    assert total <= 40 * 2**20, f"all weights together: {total / 2**20:.1f} MB (budget 40 MB)"
+    assert total <= 40e6, f"all weights together: {total / 1e6:.2f} MB (budget 40 MB = 40,000,000 bytes)"
     for name, e in manifest.items():
         assert e["spec"] == specs.SPECS[name].digest(), f"{name} is stale"
         assert e["sha256"] == store.sha256(store.weights_path(name))
@@ -42,13 +42,37 @@ def test_a_corrupt_file_is_refused_naming_the_file_and_the_command(zoo_copy):
     data = bytearray(path.read_bytes())
     data[-1] ^= 0xFF
     path.write_bytes(bytes(data))
-    with pytest.raises(zoo.ZooError, match=r"mnist_classifier\.safetensors is corrupt.*zoo train mnist_classifier"):
+    with pytest.raises(zoo.ZooError, match=r"mnist_classifier\.safetensors\.xz is corrupt.*zoo train mnist_classifier"):
+        zoo.load("mnist_classifier")
+
+
+def test_a_shipped_file_is_xz_compressed_safetensors_whose_content_hash_is_the_manifests():
+    import hashlib
+    import json
+    import lzma
+
+    from safetensors.torch import load
+
+    path = store.weights_path("vae_mnist_s0")
+    raw = lzma.decompress(path.read_bytes())               # what `xz -d` gives: a plain safetensors file
+    header = json.loads(raw[8:8 + int.from_bytes(raw[:8], "little")])
+    assert header["to_mu.weight"]["dtype"] == "F16"
+    assert hashlib.sha256(raw).hexdigest() == store.read_manifest()["vae_mnist_s0"]["sha256"]
+    for k, v in load(raw).items():
+        torch.testing.assert_close(store.load_weights(path)[k], v.float(), rtol=0, atol=0)
+    assert path.stat().st_size < 0.95 * len(raw)           # the compression pays (about a tenth for fp16)
+
+
+def test_a_truncated_file_is_refused_as_corrupt(zoo_copy):
+    path = store.weights_path("mnist_classifier")
+    path.write_bytes(path.read_bytes()[:1000])
+    with pytest.raises(zoo.ZooError, match=r"mnist_classifier\.safetensors\.xz is corrupt.*not a valid xz file"):
         zoo.load("mnist_classifier")
 
 
 def test_a_missing_file_is_refused_naming_the_file_and_the_command(zoo_copy):
     store.weights_path("fashion_classifier").unlink()
-    with pytest.raises(zoo.ZooError, match=r"fashion_classifier\.safetensors is missing.*zoo train fashion_classifier"):
+    with pytest.raises(zoo.ZooError, match=r"fashion_classifier\.safetensors\.xz is missing.*zoo train fashion_classifier"):
         zoo.load("fashion_classifier")
 
 
@@ -102,8 +126,7 @@ def test_fp16_storage_keeps_every_vae_metric_at_the_precision_the_book_prints():
         assert shipped.keys() == fp32.keys()
         for k in shipped:
             assert abs(shipped[k] - fp32[k]) < 0.05, (name, k, shipped[k], fp32[k])
-        from safetensors.torch import load_file
-        assert all(t.dtype == torch.float16 for t in load_file(str(store.weights_path(name))).values()
+        assert all(t.dtype == torch.float16 for t in store.stored_tensors(store.weights_path(name)).values()
                    if t.is_floating_point()), name
 
 

@@ -91,26 +91,37 @@ class IWAE:
     The History's ``train_loss`` is -L_k; ``train_recon`` the mean over the k samples of
     -log p(x|z_i), ``train_kl`` that of log q(z_i|x) - log p(z_i) (Monte Carlo), so ``train_nelbo`` is
     the k-sample estimate of the true negative ELBO. Needs beta = 1 and the decoder's own likelihood.
+
+    ``warmup_epochs=E`` (chapter 13, after chapter 12's KL warm-up): for the first E epochs every
+    log-weight is annealed, log w_t = log p(x|z) + beta_t (log p(z) - log q(z|x)) with beta_t rising
+    linearly from 0 to 1 (:func:`vae_teach.objectives.warmup_beta`); from then on it is exactly -L_k.
     """
 
     k: int = 5
+    warmup_epochs: int = 0
 
     def __post_init__(self) -> None:
         integer("IWAE.k", self.k, minimum=1)
+        integer("IWAE.warmup_epochs", self.warmup_epochs, minimum=0)
 
     def to_dict(self) -> dict:
-        return {"kind": "iwae", "k": self.k}
+        return {"kind": "iwae", "k": self.k, **({"warmup_epochs": self.warmup_epochs} if self.warmup_epochs else {})}
 
     def train_terms(self, model, x: torch.Tensor, *, step: int, steps_per_epoch: int, recon: Recon = "auto",
                     beta: float = 1.0, prior_mu=0.0, prior_logvar=0.0) -> LossTerms:
-        """(-L_k, recon, kl) of one batch, nats per image (mean over images)."""
+        """(-L_k, recon, kl) of one batch, nats per image (mean over images); recon and kl are the true terms."""
         if real_number("beta", beta, minimum=0.0) != 1.0:
             raise ValueError(f"the IWAE bound has no KL weight; train it with beta=1, got beta={beta}")
         if recon != "auto":
             raise ValueError(f"the IWAE bound needs the decoder's own likelihood (recon='auto'), got recon={recon!r}")
         lw = log_weights(model, x, self.k, prior_mu=prior_mu, prior_logvar=prior_logvar)
         rec = -lw.log_px.mean()
-        return LossTerms(-log_mean_exp(lw.log_w).mean(), rec, -lw.log_w.mean() - rec)
+        log_w = lw.log_w
+        if self.warmup_epochs:
+            from .objectives import warmup_beta  # objectives imports this module
+            beta_t = warmup_beta(step, self.warmup_epochs * integer("steps_per_epoch", steps_per_epoch, minimum=1))
+            log_w = lw.log_px + beta_t * (lw.log_w - lw.log_px)
+        return LossTerms(-log_mean_exp(log_w).mean(), rec, -lw.log_w.mean() - rec)
 
 
 # ----------------------------------------------------------------------------------------------

@@ -41,6 +41,19 @@ def _cpu_flags() -> frozenset[str]:
     return frozenset()
 
 
+def cpu_name() -> str:
+    """The CPU's model name (Linux ``/proc/cpuinfo``; else what :mod:`platform` knows): recorded with every timing."""
+    import platform
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def bf16_native(device: torch.device | str = "cpu") -> bool:
     """True when ``device`` multiplies bfloat16 in hardware (see the module docstring)."""
     device = torch.device(device)

@@ -23,7 +23,7 @@ import torch.nn.functional as F
 
 from ..data import data_root, load_mnist
 from ..models import build_model
-from ..precision import autocast, bf16_native
+from ..precision import autocast, bf16_native, cpu_name as _cpu
 from ..train import fit
 
 
@@ -148,6 +148,7 @@ def run_speed_benchmark(epochs: int = 10, target: float = 105.6, root=None, seed
         runs.append(run)
     out = {"epochs": epochs, "rounds": rounds, "target": target, "precisions": precisions, "recipe": RECIPE,
            "threads": torch.get_num_threads(), "torch": torch.__version__, "measured": date.today().isoformat(),
+           "cpu": _cpu(),
            "runs": runs, "ref_epoch_s": statistics.median(s for run in runs for s in run["ref_seconds"])}
     for prec in precisions:
         out[f"{prec}_epoch_s"] = statistics.median(s for run in runs for s in run[f"{prec}_seconds"])
@@ -208,7 +209,8 @@ def _speed_markdown(r: dict) -> list:
     lines = [
         "## Training speed: reference VAE (MLP 784-400-20, Bernoulli decoder, BCE summed + KL, Adam 1e-3, batch 128, continuous MNIST)",
         "",
-        f"Measured {r.get('measured', '')} with {r.get('threads', '?')} torch threads, torch {r.get('torch', '?')}, CPU only. "
+        f"Measured {r.get('measured', '')} on {r.get('cpu', 'an unrecorded CPU')} with {r.get('threads', '?')} torch threads, "
+        f"torch {r.get('torch', '?')}, CPU only. "
         f"Every path trains the same model with the same recipe for {r['epochs']} epochs; the bench alternates them "
         f"(DataLoader, then `fit` in {' and '.join(precs)}) for {r['rounds']} rounds in one process, so that all see the same "
         "machine load. Seconds per epoch include the test-set evaluation each epoch (always fp32); the table gives the "
@@ -263,6 +265,7 @@ def _run_nll(args) -> dict:
 
     nll = run_nll_benchmark(minutes=args.nll_minutes, k=args.k, root=args.data, n_test=args.nll_test_images)
     nll["measured"] = date.today().isoformat()
+    nll["cpu"] = _cpu()
     for k, v in nll.items():
         print(f"{k}: {v}")
     return nll

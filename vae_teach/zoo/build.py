@@ -1,12 +1,12 @@
 """Train a zoo spec with the package's own code, measure it, write weights + manifest; verify (``zoo verify``)."""
 from __future__ import annotations
 
-import platform
 import time
 
 import torch
 
 from .. import data as _data
+from ..precision import cpu_name
 from . import specs, store
 
 # How each kind is stored. fp16 halves a VAE's file; the metrics in the manifest are measured on the
@@ -116,17 +116,6 @@ def _train_code_prior(spec: specs.Spec):
     return model, hist.to_dict(), "fp32"
 
 
-def _cpu() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
 def train(name: str) -> dict:
     """Train ``name`` from scratch per its spec, save its weights and manifest entry; returns the entry."""
     spec = specs.get(name)
@@ -168,7 +157,7 @@ def train(name: str) -> dict:
         k = max(1, len(history["test_loss"]) // 10)  # the last tenth of the epochs
         tail = round(history["test_loss"][-k - 1] - history["test_loss"][-1], 3) if len(history["test_loss"]) > k else None
     entry = {"spec": spec.digest(), "improvement over the last tenth of the epochs (nats/image)": tail, "sha256": store.sha256(path), "bytes": path.stat().st_size,
-             "epochs": spec.recipe.get("epochs"), "train seconds": round(seconds, 1), "cpu": _cpu(),
+             "epochs": spec.recipe.get("epochs"), "train seconds": round(seconds, 1), "cpu": cpu_name(),
              "threads": torch.get_num_threads(), "torch": torch.__version__, "precision": ran,
              "storage": str(STORAGE[spec.kind]).replace("torch.", ""), "metrics": metrics(spec, model),
              "metrics in fp32, before storage": before_storage, "history": history}
