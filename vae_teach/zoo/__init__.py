@@ -45,10 +45,11 @@ def load(name: str):
                        "(or reinstall the package, which ships it)")
     try:
         digest = store.sha256(path)
-    except store.CorruptWeights:
-        digest = "not a valid xz file"
+    except store.CorruptWeights as err:
+        raise ZooError(f"{path} is corrupt: it is not a valid xz file; retrain it with "
+                       f"`python -m vae_teach zoo train {name}` (or reinstall the package)") from err
     if digest != e["sha256"]:
-        raise ZooError(f"{path} is corrupt or was changed: its sha256 is {digest[:19]}..., the manifest expects "
+        raise ZooError(f"{path} is corrupt or was changed: its sha256 is {digest[:16]}..., the manifest expects "
                        f"{e['sha256'][:16]}...; retrain it with `python -m vae_teach zoo train {name}` "
                        "(or reinstall the package)")
     model = build(specs.get(name))

@@ -156,7 +156,7 @@ def train(name: str) -> dict:
     if history and history["test_loss"]:
         k = max(1, len(history["test_loss"]) // 10)  # the last tenth of the epochs
         tail = round(history["test_loss"][-k - 1] - history["test_loss"][-1], 3) if len(history["test_loss"]) > k else None
-    entry = {"spec": spec.digest(), "improvement over the last tenth of the epochs (nats/image)": tail, "sha256": store.sha256(path), "bytes": path.stat().st_size,
+    entry = {"spec": spec.digest(), "improvement over the last tenth of the epochs (nats/image)": tail, "sha256": store.sha256(path), "bytes": len(store.safetensors_bytes(path)),
              "epochs": spec.recipe.get("epochs"), "train seconds": round(seconds, 1), "cpu": cpu_name(),
              "threads": torch.get_num_threads(), "torch": torch.__version__, "precision": ran,
              "storage": str(STORAGE[spec.kind]).replace("torch.", ""), "metrics": metrics(spec, model),
