@@ -60,7 +60,18 @@ def test_a_shipped_file_is_xz_compressed_safetensors_whose_content_hash_is_the_m
     assert hashlib.sha256(raw).hexdigest() == store.read_manifest()["vae_mnist_s0"]["sha256"]
     for k, v in load(raw).items():
         torch.testing.assert_close(store.load_weights(path)[k], v.float(), rtol=0, atol=0)
-    assert path.stat().st_size < 0.95 * len(raw)           # the compression pays (about a tenth for fp16)
+    assert path.stat().st_size < 0.9 * len(raw)            # the compression pays (about a seventh for fp16)
+
+
+def test_weights_are_compressed_with_the_numbers_width_which_beats_xz_defaults():
+    import lzma
+
+    path = store.weights_path("vae_mnist_s0")              # fp16: 2-byte numbers
+    raw = lzma.decompress(path.read_bytes())
+    default = len(lzma.compress(raw, preset=9 | lzma.PRESET_EXTREME))
+    assert len(store.compress(raw, itemsize=2)) < 0.97 * default
+    assert path.stat().st_size < 0.97 * default            # the shipped file was written that way
+    assert lzma.decompress(store.compress(raw, itemsize=4)) == raw   # lossless at every width
 
 
 def test_a_truncated_file_is_refused_as_corrupt(zoo_copy):
@@ -133,7 +144,9 @@ def test_fp16_storage_keeps_every_vae_metric_at_the_precision_the_book_prints():
 # The one family that misses the rule, on purpose: chapter 13's IWAE (k = 5) is kept at the 100 epochs of its k = 1
 # twin (collapse_d50) so that the two compare at equal epochs; its test negative ELBO still fell by 0.2-0.3 nats over
 # the last 10 epochs, and chapter 13 says so. Its allowance is stated here, so a larger miss still fails.
-NOT_CONVERGED = {"iwae_k5_d50": 0.35}
+# The 300-epoch k = 5 model with warm-up (chapter 13) misses it by 0.01 (0.21 over its last 30 epochs): it is still
+# improving when its budget ends, and chapter 13 asserts and says that.
+NOT_CONVERGED = {"iwae_k5_d50": 0.35, "iwae_k5_d50_warmup_e300": 0.25}
 
 
 def test_every_vae_in_the_zoo_converged_under_its_recorded_history():

@@ -2,7 +2,9 @@
 
 Each model is one file ``weights/NAME.safetensors.xz``: a safetensors file compressed with xz (the standard
 library's ``lzma``; ``xz -d`` restores the plain safetensors file). fp16 weights shrink by about a tenth that
-way, which keeps the whole zoo inside its size budget without storing fewer bits. The manifest's ``sha256`` is
+way, which keeps the whole zoo inside its size budget without storing fewer bits. The compressor is told the
+width of the numbers (xz's ``lp``/``pb`` options set to the 2- or 4-byte alignment, ``lc=0``), which saves another
+twentieth over the default settings; the file is a standard xz stream all the same. The manifest's ``sha256`` is
 that of the safetensors content (the decompressed bytes); xz adds its own integrity check, so a damaged file
 is refused either way.
 """
@@ -73,13 +75,21 @@ def _manifest_lock():
             fcntl.flock(f, fcntl.LOCK_UN)
 
 
+def compress(content: bytes, itemsize: int = 2) -> bytes:
+    """xz at its strongest preset, its literal coder told the data are ``itemsize``-byte numbers: the byte's
+    position within a number (``lp``, ``pb`` = log2 itemsize) predicts it better than the previous byte (``lc=0``)."""
+    align = {1: 0, 2: 1, 4: 2, 8: 2}[itemsize]  # lp + lc <= 4, pb <= 4: 8-byte data use 4-byte alignment
+    lzma2 = {"id": lzma.FILTER_LZMA2, "preset": 9 | lzma.PRESET_EXTREME, "lc": 0, "lp": align, "pb": align}
+    return lzma.compress(content, format=lzma.FORMAT_XZ, filters=[lzma2])
+
+
 def save_weights(name: str, state_dict: dict, dtype: torch.dtype = torch.float32) -> Path:
     """Write ``state_dict`` as xz-compressed safetensors; floating tensors stored as ``dtype`` (fp32 or fp16)."""
     from safetensors.torch import save
 
     tensors = {k: (v.detach().to(dtype) if v.is_floating_point() else v.detach()).contiguous().cpu()
                for k, v in state_dict.items()}
-    data = lzma.compress(save(tensors), preset=9 | lzma.PRESET_EXTREME)
+    data = compress(save(tensors), itemsize=torch.empty(0, dtype=dtype).element_size())
     path = weights_path(name)
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write(path, lambda tmp: Path(tmp).write_bytes(data))
