@@ -2,6 +2,8 @@
 import json
 from types import SimpleNamespace
 
+import pytest
+
 from test_bad_inputs import fake_mnist
 from vae_teach.tools import bench
 from vae_teach.tools.bench import _markdown, _speed_markdown
@@ -55,3 +57,23 @@ def test_a_speed_run_keeps_the_recorded_likelihood_section(tmp_path, monkeypatch
     md = (tmp_path / "BENCHMARKS.md").read_text()
     assert "## Likelihood" in md and "- IWAE NLL, k=5000 (nats/image): 86.5" in md
     assert "## Training speed" in md and "speedup fp32:" in md
+
+
+def test_the_likelihood_bench_warms_the_kl_weight_up_over_the_first_tenth_of_its_budget_then_trains_the_elbo():
+    from vae_teach.tools.likelihood_bench import kl_weight
+
+    assert kl_weight(0.0) == 0.0 and kl_weight(0.05) == pytest.approx(0.5) and kl_weight(0.1) == 1.0
+    assert kl_weight(0.7) == 1.0 and kl_weight(0.3, warmup=0) == 1.0
+
+
+def test_the_likelihood_bench_runs_its_protocol_on_a_tiny_budget_and_keeps_what_it_trained(tmp_path):
+    import math
+
+    from vae_teach.tools.likelihood_bench import run_nll_benchmark
+
+    root = fake_mnist(tmp_path / "data", n_train=64, n_test=32)
+    r = run_nll_benchmark(minutes=0.01, k=3, root=str(root), n_test=20, verbose=False, precision="fp32",
+                          model_kwargs=dict(hidden=(16,), latent_dim=2), checkpoint=str(tmp_path / "c.pt"))
+    assert r["epochs"] >= 1 and r["k"] == 3 and r["test images"] == 20 and "10%" in r["KL warm-up"]
+    assert math.isfinite(r["IWAE NLL, k=3 (nats/image)"]) and r["training precision"] == "fp32"
+    assert (tmp_path / "c.pt").exists()
