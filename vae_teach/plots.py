@@ -110,3 +110,28 @@ def loss_curves(history, ax=None, title: str | None = None, parts: bool = True):
     if title:
         ax.set_title(title)
     return ax
+
+
+def recorded_curves(histories: dict, key: str = "test_nelbo", ax=None, ylim=None, title: str | None = None):
+    """One recorded curve per run, against the epoch: ``histories`` maps a label (e.g. a zoo model's name) to its
+    history (a :class:`vae_teach.history.History` or its ``to_dict()``, as the zoo's manifest stores it), and ``key``
+    names the series, by default the test negative ELBO in nats per image. Chapters 13 and 14 use it to set a longer
+    run beside its shorter twin (``{n: zoo.entry(n)["history"] for n in names}``)."""
+    if not histories:
+        raise ValueError("histories is empty: pass {label: history} for at least one run")
+    if ax is None:
+        _, ax = plt.subplots(figsize=(7, 3.4))
+    for label, h in histories.items():
+        series = h.get(key) if isinstance(h, dict) else getattr(h, key, None)
+        if not series:
+            raise ValueError(f"the history of {label!r} has no recorded {key!r} (it has: "
+                             f"{', '.join(k for k, v in (h if isinstance(h, dict) else h.to_dict()).items() if v)})")
+        ax.plot(np.arange(1, len(series) + 1), series, lw=1.2, label=f"{label} ({len(series)} epochs)")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("test -ELBO, nats per image" if key == "test_nelbo" else key)
+    if ylim is not None:
+        ax.set_ylim(*ylim)
+    if title:
+        ax.set_title(title)
+    ax.legend(fontsize=8)
+    return ax
