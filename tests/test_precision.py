@@ -171,3 +171,61 @@ def test_feature_extraction_accepts_an_extractor_without_parameters():
             return x.flatten(1)[:, :5]
 
     assert extract_features(torch.rand(3, 1, 28, 28), Flat()).shape == (3, 5)
+
+
+def _flushed() -> bool:
+    """True when the CPU treats float32 denormals as zero right now (FTZ / DAZ on this thread)."""
+    tiny = torch.full((4,), 2.0 ** -140)  # a float32 denormal: below the smallest normal number, 2^-126
+    return bool((tiny * 1.0 == 0).all())
+
+
+def test_fit_and_the_iwae_evaluation_flush_denormals_and_restore_the_default_afterwards():
+    x = _toy(128)
+    torch.manual_seed(0)
+    model = build_model(latent_dim=4, hidden=(16,))
+    assert not _flushed()
+    seen = []
+    fit(model, x, x[:32], epochs=2, batch_size=64, callback=lambda e, m, h: seen.append(_flushed()))
+    assert seen == [True, True] and not _flushed()
+    with precision.flush_denormals():          # nested: fit's own context must not switch it off on leaving
+        fit(model, x, epochs=1, batch_size=64)
+        assert _flushed()
+    assert not _flushed()
+    from vae_teach import evaluate
+    calls = []
+    real = evaluate._iwae.gaussian_log_weights
+
+    def spy(*args, **kwargs):
+        calls.append(_flushed())
+        return real(*args, **kwargs)
+
+    evaluate._iwae.gaussian_log_weights = spy
+    try:
+        evaluate.iwae_log_likelihood(model, x[:8], k=4)
+    finally:
+        evaluate._iwae.gaussian_log_weights = real
+    assert calls and all(calls) and not _flushed()
+
+
+def test_flushing_denormals_leaves_a_confident_decoders_loss_unchanged_and_its_gradient_within_1e_30():
+    # Logits of a confident decoder: exp(-|l|) and sigmoid(l) underflow below 2^-126 into denormals.
+    from vae_teach.losses import bce
+    logits = torch.tensor([[-95.0, -90.0, -88.0, -3.0, 0.5, 91.0]]).repeat(4, 1).reshape(4, 1, 2, 3)
+    x = torch.tensor([[0.0, 0.0, 0.0, 0.0, 1.0, 1.0]]).repeat(4, 1).reshape(4, 1, 2, 3)
+    out = {}
+    for flush in (False, True):
+        l = logits.clone().requires_grad_(True)
+        if flush:
+            with precision.flush_denormals():
+                assert _flushed()
+                loss = bce(l, x)
+                loss.backward()
+        else:
+            assert not _flushed()
+            loss = bce(l, x)
+            loss.backward()
+        out[flush] = (loss.detach(), l.grad.clone())
+    assert not _flushed()
+    assert (out[False][1] != out[True][1]).any()               # the denormal gradients were there, and were flushed
+    assert torch.equal(out[False][0], out[True][0])             # the loss: bit for bit the same
+    assert (out[False][1] - out[True][1]).abs().max() < 1e-30   # the gradient: differs only below 1e-30

@@ -18,7 +18,7 @@ from . import data as _data
 from ._progress import progress
 from . import iwae as _iwae
 from .kl import gaussian_log_density, kl_per_dimension
-from .precision import model_device
+from .precision import flush_denormals, model_device
 from .train import _check_images, evaluate_terms
 from .validate import integer
 
@@ -34,6 +34,7 @@ def negative_elbo(model, images: torch.Tensor, *, prior_mu: float = 0.0, prior_l
 
 
 @torch.no_grad()
+@flush_denormals()  # k decoder passes per image: the slow path for underflowing numbers is avoided (vae_teach.precision)
 def iwae_log_likelihood(model, images: torch.Tensor, k: int = 100, *, prior_mu: float = 0.0,
                         prior_logvar: float = 0.0, batch_size: int = 100, max_rows: int = 50_000,
                         seed: int = 0, desc: str = "IWAE") -> torch.Tensor:

@@ -25,7 +25,7 @@ from .losses import Recon, loss_terms
 from .objectives import resolve_objective
 from .checkpoints import CHECKPOINT_VERSION, load_checkpoint, save_checkpoint  # noqa: F401 (re-exported)
 from .history import History, TrainingDiverged  # noqa: F401 (re-exported: fit's record and its error)
-from .precision import autocast, model_device, resolve_precision
+from .precision import autocast, flush_denormals, model_device, resolve_precision
 from .validate import finite, integer, real_number
 
 def _check_images(name: str, x) -> None:
@@ -156,6 +156,7 @@ def _keep_history_on_interrupt(fit_fn):
 
 
 @_keep_history_on_interrupt
+@flush_denormals()  # a confident decoder's exp(-|logits|) underflows into the CPU's slow path (vae_teach.precision)
 def fit(model, train_images: torch.Tensor, test_images: torch.Tensor | None = None, *,
         epochs: int = 10, batch_size: int = 128, lr: float = 1e-3, weight_decay: float = 0.0,
         seed: int = 0, recon: Recon = "auto", beta: float = 1.0, prior_mu: float = 0.0,
