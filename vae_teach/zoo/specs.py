@@ -139,6 +139,13 @@ SPECS: dict[str, Spec] = {s.name: s for s in [
     Spec("iwae_k5_d50_warmup_e300_s0", "13", "vae", "mnist", data="dynamic", model=_WIDE,
          objective={"objective": {"kind": "iwae", "k": 5, "warmup_epochs": 10}}, recipe={**_FULL, "epochs": 300},
          seed=0, note="iwae_k5_d50_warmup_s0 trained for 300 epochs instead of 100"),
+    # The k = 5 model at 300 epochs missed the 86.0 target by 0.49 nats and was still improving (0.21 nats over its
+    # last tenth): the same recipe once more, stretched to 800 epochs.
+    Spec("iwae_k5_d50_warmup_e800_s0", "13", "vae", "mnist", data="dynamic", model=_WIDE,
+         objective={"objective": {"kind": "iwae", "k": 5, "warmup_epochs": 10}}, recipe={**_FULL, "epochs": 800},
+         seed=0, note="iwae_k5_d50_warmup_s0 trained for 800 epochs instead of 100 (this run: fp32, as 'auto' "
+                      "chose on a CPU without bf16; denormals flushed from epoch 170 on, as fit now does from the "
+                      "first step)"),
     Spec("hvae_mnist_warmup_e400_s0", "14", "hierarchical", "mnist", data="dynamic", model=dict(activation="relu"),
          objective={"objective": {"kind": "elbo", "warmup_epochs": 10}}, recipe={**_FULL, "epochs": 400}, seed=0,
          note="hvae_mnist_warmup_s0 trained for 400 epochs instead of 100"),
