@@ -179,7 +179,7 @@ def _flushed() -> bool:
     return bool((tiny * 1.0 == 0).all())
 
 
-def test_fit_and_the_iwae_evaluation_flush_denormals_and_restore_the_default_afterwards():
+def test_fit_and_the_iwae_evaluation_flush_denormals_and_restore_the_default_afterwards(monkeypatch):
     x = _toy(128)
     torch.manual_seed(0)
     model = build_model(latent_dim=4, hidden=(16,))
@@ -194,16 +194,9 @@ def test_fit_and_the_iwae_evaluation_flush_denormals_and_restore_the_default_aft
     from vae_teach import evaluate
     calls = []
     real = evaluate._iwae.gaussian_log_weights
-
-    def spy(*args, **kwargs):
-        calls.append(_flushed())
-        return real(*args, **kwargs)
-
-    evaluate._iwae.gaussian_log_weights = spy
-    try:
-        evaluate.iwae_log_likelihood(model, x[:8], k=4)
-    finally:
-        evaluate._iwae.gaussian_log_weights = real
+    monkeypatch.setattr(evaluate._iwae, "gaussian_log_weights",
+                        lambda *a, **kw: calls.append(_flushed()) or real(*a, **kw))
+    evaluate.iwae_log_likelihood(model, x[:8], k=4)
     assert calls and all(calls) and not _flushed()
 
 

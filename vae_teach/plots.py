@@ -122,10 +122,11 @@ def recorded_curves(histories: dict, key: str = "test_nelbo", ax=None, ylim=None
     if ax is None:
         _, ax = plt.subplots(figsize=(7, 3.4))
     for label, h in histories.items():
-        series = h.get(key) if isinstance(h, dict) else getattr(h, key, None)
+        h = h if isinstance(h, dict) else h.to_dict()
+        series = h.get(key)
         if not series:
             raise ValueError(f"the history of {label!r} has no recorded {key!r} (it has: "
-                             f"{', '.join(k for k, v in (h if isinstance(h, dict) else h.to_dict()).items() if v)})")
+                             f"{', '.join(k for k, v in h.items() if v)})")
         ax.plot(np.arange(1, len(series) + 1), series, lw=1.2, label=f"{label} ({len(series)} epochs)")
     ax.set_xlabel("epoch")
     ax.set_ylabel("test -ELBO, nats per image" if key == "test_nelbo" else key)
