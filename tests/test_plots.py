@@ -27,3 +27,15 @@ def test_recorded_curves_names_the_run_without_the_series():
     with pytest.raises(ValueError, match="histories is empty"):
         plots.recorded_curves({})
     plt.close("all")
+
+
+def test_recorded_curves_continues_a_run_after_the_epochs_it_started_from():
+    parent = {"test_nelbo": [100.0, 98.0, 97.0]}
+    child = {"test_nelbo": [97.5, 96.8]}
+    ax = plots.recorded_curves({"parent": parent, "child": child}, starts={"child": 3})
+    (_, lc) = ax.get_lines()
+    assert list(lc.get_xdata()) == [4, 5] and list(lc.get_ydata()) == child["test_nelbo"]
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["parent (3 epochs)", "child (epochs 4-5)"]
+    with pytest.raises(ValueError, match="starts names runs that are not in histories: nobody"):
+        plots.recorded_curves({"parent": parent}, starts={"nobody": 3})
+    plt.close("all")

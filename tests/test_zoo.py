@@ -237,3 +237,32 @@ def test_the_two_layer_vae_is_shipped_as_its_own_kind():
     model = zoo.load("hvae_mnist_s0")
     assert isinstance(model, HierarchicalVAE) and not model.training
     assert build.STORAGE["hierarchical"] == torch.float16
+
+
+def _tiny_vae(name, **recipe):
+    return specs.Spec(name, "-", "vae", "mnist", model=dict(arch="mlp", latent_dim=2, hidden=[16]),
+                      recipe=dict(epochs=1, batch_size=500, lr=3e-3, **recipe), precision="fp32")
+
+
+def test_a_warm_restart_starts_from_its_parents_shipped_weights(zoo_copy, monkeypatch):
+    parent = _tiny_vae("tiny_parent")
+    monkeypatch.setitem(specs.SPECS, "tiny_parent", parent)
+    parent_loss = build.train("tiny_parent")["metrics"]["test negative ELBO (nats/image)"]
+    # A child whose learning rate is too small to move the weights ends where its parent is ...
+    child = _tiny_vae("tiny_child", init_from="tiny_parent", init_spec=parent.digest())
+    child = specs.Spec(**{**child.__dict__, "recipe": {**child.recipe, "lr": 1e-12}})
+    monkeypatch.setitem(specs.SPECS, "tiny_child", child)
+    got = build.train("tiny_child")["metrics"]["test negative ELBO (nats/image)"]
+    assert got == pytest.approx(parent_loss, abs=1e-3)
+    # ... where a fresh model with the same recipe is far from it.
+    fresh = specs.Spec(**{**child.__dict__, "name": "tiny_fresh", "recipe": {**parent.recipe, "lr": 1e-12}})
+    monkeypatch.setitem(specs.SPECS, "tiny_fresh", fresh)
+    assert build.train("tiny_fresh")["metrics"]["test negative ELBO (nats/image)"] > parent_loss + 50
+    assert "more, from tiny_parent's weights" in zoo.budget("tiny_child")
+
+
+def test_a_warm_restart_refuses_a_parent_retrained_from_another_spec(zoo_copy, monkeypatch):
+    monkeypatch.setitem(specs.SPECS, "tiny_parent", _tiny_vae("tiny_parent"))
+    monkeypatch.setitem(specs.SPECS, "tiny_child", _tiny_vae("tiny_child", init_from="tiny_parent", init_spec="0" * 16))
+    with pytest.raises(ValueError, match="continues 'tiny_parent' as trained from spec 0000000000000000"):
+        build.train("tiny_child")

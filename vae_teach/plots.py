@@ -112,13 +112,18 @@ def loss_curves(history, ax=None, title: str | None = None, parts: bool = True):
     return ax
 
 
-def recorded_curves(histories: dict, key: str = "test_nelbo", ax=None, ylim=None, title: str | None = None):
+def recorded_curves(histories: dict, key: str = "test_nelbo", ax=None, ylim=None, title: str | None = None,
+                    starts: dict | None = None):
     """One recorded curve per run, against the epoch: ``histories`` maps a label (e.g. a zoo model's name) to its
     history (a :class:`vae_teach.history.History` or its ``to_dict()``, as the zoo's manifest stores it), and ``key``
     names the series, by default the test negative ELBO in nats per image. Chapters 13 and 14 use it to set a longer
-    run beside its shorter twin (``{n: zoo.entry(n)["history"] for n in names}``)."""
+    run beside its shorter twin (``{n: zoo.entry(n)["history"] for n in names}``). ``starts`` maps a label to the
+    epochs its run had behind it (a run that continued another model's training): its curve begins after them."""
     if not histories:
         raise ValueError("histories is empty: pass {label: history} for at least one run")
+    unknown = set(starts or {}) - set(histories)
+    if unknown:
+        raise ValueError(f"starts names runs that are not in histories: {', '.join(sorted(unknown))}")
     if ax is None:
         _, ax = plt.subplots(figsize=(7, 3.4))
     for label, h in histories.items():
@@ -127,7 +132,9 @@ def recorded_curves(histories: dict, key: str = "test_nelbo", ax=None, ylim=None
         if not series:
             raise ValueError(f"the history of {label!r} has no recorded {key!r} (it has: "
                              f"{', '.join(k for k, v in h.items() if v)})")
-        ax.plot(np.arange(1, len(series) + 1), series, lw=1.2, label=f"{label} ({len(series)} epochs)")
+        start = (starts or {}).get(label, 0)
+        more = f"epochs {start + 1}-{start + len(series)}" if start else f"{len(series)} epochs"
+        ax.plot(np.arange(start + 1, start + len(series) + 1), series, lw=1.2, label=f"{label} ({more})")
     ax.set_xlabel("epoch")
     ax.set_ylabel("test -ELBO, nats per image" if key == "test_nelbo" else key)
     if ylim is not None:

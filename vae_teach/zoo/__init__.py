@@ -82,6 +82,7 @@ def budget(name: str) -> str:
     data = {"mnist": "MNIST", "fashion": "Fashion-MNIST"}[s.dataset]
     lr = s.recipe.get("lr")
     sched = s.recipe.get("lr_schedule") or s.recipe.get("schedule") or "constant"
-    return (f"{name}: {n} epochs on all 60,000 {s.data} {data} training images, batch {s.recipe.get('batch_size')}, "
-            f"Adam lr {lr:g} ({sched}), {e['precision']}, {e['train seconds'] / 60:.1f} min on {e['threads']} "
-            f"thread{'' if e['threads'] == 1 else 's'}; stored {e.get('storage', 'float32')}")
+    start = f" more, from {s.recipe['init_from']}'s weights," if "init_from" in s.recipe else ""
+    return (f"{name}: {n} epochs{start} on all 60,000 {s.data} {data} training images, batch "
+            f"{s.recipe.get('batch_size')}, Adam lr {lr:g} ({sched}), {e['precision']}, {e['train seconds'] / 60:.1f} "
+            f"min on {e['threads']} thread{'' if e['threads'] == 1 else 's'}; stored {e.get('storage', 'float32')}")

@@ -116,6 +116,20 @@ def _train_code_prior(spec: specs.Spec):
     return model, hist.to_dict(), "fp32"
 
 
+def _init_from(model: torch.nn.Module, parent: str, parent_spec: str) -> None:
+    """Copy the shipped (verified) weights of zoo model ``parent`` into ``model``: a recipe that continues training
+    (a warm restart with a fresh optimizer and a new learning-rate cycle). ``parent_spec`` is the parent's spec digest
+    when the child's spec was written, so a retrained, different parent makes the child's recipe refuse to run."""
+    from . import load
+
+    if specs.get(parent).digest() != parent_spec:
+        raise ValueError(f"this spec continues {parent!r} as trained from spec {parent_spec}, but that model's spec "
+                         f"is now {specs.get(parent).digest()}: update the child's 'init_spec' or restore the parent")
+    model.load_state_dict(load(parent).state_dict())
+    for p in model.parameters():
+        p.requires_grad_(True)
+
+
 def train(name: str) -> dict:
     """Train ``name`` from scratch per its spec, save its weights and manifest entry; returns the entry."""
     spec = specs.get(name)
@@ -142,10 +156,13 @@ def train(name: str) -> dict:
         xt, yt = _images(spec, False)
         torch.manual_seed(spec.seed)
         model = build(spec)
+        recipe = dict(spec.recipe)
+        if "init_from" in recipe:  # a warm restart: start from another zoo model's shipped weights
+            _init_from(model, recipe.pop("init_from"), recipe.pop("init_spec"))
         labels = dict(train_labels=y, test_labels=yt) if spec.kind == "cvae" else {}  # chapter 15
         hist = fit(model, x, xt, seed=spec.seed, precision=spec.precision,
                    binarize="dynamic" if spec.data == "dynamic" else None, desc=name,
-                   **spec.objective, **spec.recipe, **labels)
+                   **spec.objective, **recipe, **labels)
         history, ran = hist.to_dict(), hist.precision
     seconds = time.perf_counter() - t0
     model.eval()
