@@ -266,3 +266,60 @@ def test_a_warm_restart_refuses_a_parent_retrained_from_another_spec(zoo_copy, m
     monkeypatch.setitem(specs.SPECS, "tiny_child", _tiny_vae("tiny_child", init_from="tiny_parent", init_spec="0" * 16))
     with pytest.raises(ValueError, match="continues 'tiny_parent' as trained from spec 0000000000000000"):
         build.train("tiny_child")
+
+
+def test_zoo_train_puts_every_parent_before_the_models_that_start_from_it():
+    from vae_teach.zoo.jobs import order, parents
+
+    assert parents("vq_prior_mnist") == ["vqvae_mnist"]
+    assert parents("iwae_k5_d50_e800_restart_s0") == ["iwae_k5_d50_warmup_e800_s0"]
+    got = order(["iwae_k5_d50_e800_restart_s0", "vq_prior_mnist", "mnist_classifier", "vqvae_mnist",
+                 "iwae_k5_d50_warmup_e800_s0"])
+    assert got == ["iwae_k5_d50_warmup_e800_s0", "iwae_k5_d50_e800_restart_s0", "vqvae_mnist", "vq_prior_mnist",
+                   "mnist_classifier"]
+    assert order(["vq_prior_mnist"]) == ["vq_prior_mnist"]   # a parent not asked for is not trained
+
+
+class _FakeProcess:
+    """Stands in for `python -m vae_teach zoo train NAME`: finishes at its second poll, failing if told to."""
+    started: list = []
+
+    def __init__(self, cmd, env, stdout):
+        self.name, self.threads, self.polls = cmd[-1], env["OMP_NUM_THREADS"], 0
+        self.returncode = None
+        _FakeProcess.started.append((self.name, self.threads, sorted(p.name for p in _FakeProcess.live)))
+        _FakeProcess.live.append(self)
+
+    def poll(self):
+        self.polls += 1
+        if self.polls >= 2:
+            self.returncode = 1 if self.name in _FakeProcess.fail else 0
+            if self in _FakeProcess.live:
+                _FakeProcess.live.remove(self)
+        return self.returncode
+
+
+def test_zoo_train_jobs_splits_the_cores_and_waits_for_parents(monkeypatch, capsys):
+    from vae_teach.zoo import jobs
+
+    monkeypatch.setattr(jobs.subprocess, "Popen", _FakeProcess)
+    _FakeProcess.started, _FakeProcess.live, _FakeProcess.fail = [], [], set()
+    names = ["vq_prior_mnist", "vqvae_mnist", "mnist_classifier"]
+    assert jobs.train_parallel(names, jobs=2, cores=2, poll=0) == 0
+    started = {n: (threads, alongside) for n, threads, alongside in _FakeProcess.started}
+    assert all(threads == "1" for threads, _ in started.values())            # 2 cores, 2 jobs: 1 thread each
+    assert started["mnist_classifier"][1] == ["vqvae_mnist"]                  # two at once ...
+    assert "vqvae_mnist" not in started["vq_prior_mnist"][1]                  # ... but never a child beside its parent
+    assert "3 model(s)" in capsys.readouterr().out
+
+
+def test_zoo_train_jobs_starts_nothing_new_after_a_failure(monkeypatch, capsys):
+    from vae_teach.zoo import jobs
+
+    monkeypatch.setattr(jobs.subprocess, "Popen", _FakeProcess)
+    _FakeProcess.started, _FakeProcess.live, _FakeProcess.fail = [], [], {"vqvae_mnist"}
+    assert jobs.train_parallel(["vqvae_mnist", "vq_prior_mnist"], jobs=2, cores=2, poll=0) == 1
+    assert [n for n, _, _ in _FakeProcess.started] == ["vqvae_mnist"]         # its child never started
+    assert "failed: vqvae_mnist" in capsys.readouterr().out
+    with pytest.raises(ValueError, match="--jobs must be at least 1"):
+        jobs.train_parallel(["vqvae_mnist"], jobs=0)

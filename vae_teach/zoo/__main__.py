@@ -12,6 +12,8 @@ def add_parser(sub) -> argparse.ArgumentParser:
     t = zs.add_parser("train", help="train models from scratch and overwrite their shipped weights")
     t.add_argument("names", nargs="*")
     t.add_argument("--all", action="store_true")
+    t.add_argument("--jobs", type=int, default=1, metavar="N",
+                   help="train N models at once, one process each, the cores split between them (default 1)")
     v = zs.add_parser("verify", help="recompute every model's test metrics from its weights; compare with the manifest")
     v.add_argument("--retrain", nargs="+", default=[], metavar="NAME",
                    help="also retrain NAME from scratch (weights are replaced) and compare its metrics")
@@ -41,7 +43,13 @@ def run(args) -> int:
             return 2
         for n in names:
             specs.get(n)  # every name checked before any training
-        for n in names:
+        if args.jobs != 1:
+            from .jobs import train_parallel
+
+            return train_parallel(names, args.jobs)
+        from .jobs import order
+
+        for n in order(names):  # a model that starts from another comes after it
             e = train(n)
             print(f"{n}: {e['metrics']} ({e['train seconds'] / 60:.1f} min, {e['precision']})", flush=True)
         return 0
