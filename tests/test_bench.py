@@ -53,10 +53,27 @@ def test_a_speed_run_keeps_the_recorded_likelihood_section(tmp_path, monkeypatch
                            out=str(tmp_path / "BENCHMARKS.md"))
     assert bench.main(args) == 0
     stored = json.loads((tmp_path / "benchmarks.json").read_text())
-    assert stored["nll"] == recorded["nll"] and stored["speed"]["epochs"] == 1
+    assert stored["nll"] == recorded["nll"] and stored["speed"][bench._cpu()]["epochs"] == 1
     md = (tmp_path / "BENCHMARKS.md").read_text()
     assert "## Likelihood" in md and "- IWAE NLL, k=5000 (nats/image): 86.5" in md
-    assert "## Training speed" in md and "speedup fp32:" in md
+    assert f"## Training speed on {bench._cpu()}" in md and "speedup fp32:" in md
+
+
+def test_a_speed_run_keeps_the_speed_section_of_another_cpu(tmp_path, monkeypatch):
+    """A run on one CPU model replaces that model's speed section only: another machine's (here an old single-run
+    file, as written before runs were kept per CPU) stays, with its own bf16 figures."""
+    root = fake_mnist(tmp_path / "data", n_train=64, n_test=32)
+    other = {**_speed(9.0, 3.6, 3.0, 106.2, 105.61), "cpu": "Some Other CPU", "measured": "2026-01-01"}
+    (tmp_path / "benchmarks.json").write_text(json.dumps({"speed": other}))
+    monkeypatch.setattr(bench, "RECIPE", dict(epochs=1, batch_size=128, lr=3e-3, lr_schedule="warmup_cosine"))
+    args = SimpleNamespace(nll_only=False, nll=False, epochs=1, target=105.6, rounds=1, data=str(root),
+                           out=str(tmp_path / "BENCHMARKS.md"))
+    assert bench.main(args) == 0
+    stored = json.loads((tmp_path / "benchmarks.json").read_text())["speed"]
+    assert set(stored) == {"Some Other CPU", bench._cpu()} and stored["Some Other CPU"] == other
+    md = (tmp_path / "BENCHMARKS.md").read_text()
+    assert md.index(f"## Training speed on {bench._cpu()}") < md.index("## Training speed on Some Other CPU")
+    assert "speedup bf16: 3.00x per epoch" in md                     # the other machine's bf16 figure survives
 
 
 def test_the_likelihood_bench_warms_the_kl_weight_up_over_the_first_tenth_of_its_budget_then_trains_the_elbo():

@@ -222,3 +222,42 @@ def test_flushing_denormals_leaves_a_confident_decoders_loss_unchanged_and_its_g
     assert (out[False][1] != out[True][1]).any()               # the denormal gradients were there, and were flushed
     assert torch.equal(out[False][0], out[True][0])             # the loss: bit for bit the same
     assert (out[False][1] - out[True][1]).abs().max() < 1e-30   # the gradient: differs only below 1e-30
+
+
+from vae_teach.train import make_adam as _MAKE_ADAM  # noqa: E402
+
+
+def _lrs_per_step(monkeypatch, schedule, epochs=10):
+    """The learning rate each optimizer step of a small ``fit`` ran at (4 steps per epoch)."""
+    from vae_teach import train
+
+    lrs = []
+    real = _MAKE_ADAM  # the unpatched one: a second call must not stack on the first call's spy
+
+    def spy(params, **kw):
+        opt = real(params, **kw)
+        step = opt.step
+
+        def recorded_step(*a, **k):
+            lrs.append(opt.param_groups[0]["lr"])
+            return step(*a, **k)
+
+        opt.step = recorded_step
+        return opt
+
+    monkeypatch.setattr(train, "make_adam", spy)
+    torch.manual_seed(0)
+    fit(build_model(latent_dim=2, hidden=(16,)), _toy(256), None, epochs=epochs, batch_size=64, lr=1e-2,
+        lr_schedule=schedule)
+    return lrs
+
+
+def test_warmup_cosine_ramps_the_rate_up_over_the_first_tenth_then_follows_the_cosine(monkeypatch):
+    warm, cos = _lrs_per_step(monkeypatch, "warmup_cosine"), _lrs_per_step(monkeypatch, "cosine")
+    assert len(warm) == len(cos) == 40
+    # steps 0-3 are the first tenth of 40: the cosine rate times 0, 1/4, 2/4, 3/4
+    assert warm[0] == 0.0
+    for t in range(4):
+        assert math.isclose(warm[t], cos[t] * t / 4, rel_tol=1e-12, abs_tol=1e-15)
+    assert warm[4:] == cos[4:] and max(warm) == warm[4]            # then the cosine itself, decaying from the peak
+    assert math.isclose(cos[0], 1e-2) and math.isclose(cos[-1], 1e-2 / 20 + (1e-2 - 1e-2 / 20) * 0.5 * (1 + math.cos(math.pi * 39 / 40)))
