@@ -189,8 +189,8 @@ def fit(model, train_images: torch.Tensor, test_images: torch.Tensor | None = No
     lr_t = lr/20 + (lr - lr/20) * (1 + cos(pi t / T)) / 2 over the T steps of this call, so a higher
     peak rate can be used early and the last epochs settle; or "warmup_cosine": the same multiplied by
     min(1, t / (T/10)), a linear ramp from 0 over the first tenth of the steps, which lets a still higher
-    peak rate start without blowing up the fresh network (the recipe that reaches a given loss in the
-    fewest epochs; see BENCHMARKS.md).
+    peak rate start without blowing up the fresh network (the bench's recipe for reaching a given loss
+    in few epochs; see BENCHMARKS.md).
     precision: "fp32" (the default: the book's numbers, identical on every machine), "bf16"
     (autocast forward pass, fp32 weights, optimizer state and loss; see :mod:`vae_teach.precision`)
     or "auto" (bf16 where the hardware multiplies bf16 natively, else fp32); ``history.precision``
