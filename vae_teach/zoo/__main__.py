@@ -35,6 +35,10 @@ def run(args) -> int:
             mins = f"{e['train seconds'] / 60:.1f}" if e else "-"
             print(f"{name:<20} {s.chapter:<9} {s.kind:<11} {s.dataset:<8} {e.get('precision', '-'):<9} {mins:>7}  "
                   f"{e.get('metrics', 'not trained')}")
+        files = [store.weights_path(n) for n in specs.SPECS if store.weights_path(n).exists()]
+        minutes = sum(manifest[n]["train seconds"] for n in specs.SPECS if n in manifest) / 60
+        print(f"{len(files)} weights files, {sum(f.stat().st_size for f in files) / 1e6:.2f} MB (budget 40 MB); "
+              f"recorded training time {minutes:.0f} min, each model as it ran (threads and CPU: `zoo.entry(name)`)")
         return 0
     if args.zoo_cmd == "train":
         names = list(specs.SPECS) if args.all else args.names

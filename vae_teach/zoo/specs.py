@@ -136,16 +136,23 @@ SPECS: dict[str, Spec] = {s.name: s for s in [
     # Issue 15's NLL targets: the two warm-up models above, trained longer (the last tenth of their 100 epochs still
     # gained 0.15-0.19 nats; Burda et al. trained for 3,280). Only the epoch count changes. One seed each: they are
     # set against the published figures, not ranked against each other.
-    Spec("iwae_k5_d50_warmup_e300_s0", "13", "vae", "mnist", data="dynamic", model=_WIDE,
-         objective={"objective": {"kind": "iwae", "k": 5, "warmup_epochs": 10}}, recipe={**_FULL, "epochs": 300},
-         seed=0, note="iwae_k5_d50_warmup_s0 trained for 300 epochs instead of 100"),
-    # The k = 5 model at 300 epochs missed the 86.0 target by 0.49 nats and was still improving (0.21 nats over its
-    # last tenth): the same recipe once more, stretched to 800 epochs.
+    # At 300 epochs (iwae_k5_d50_warmup_e300_s0, since dropped from the zoo for the weights budget: IWAE-5000 NLL 86.49)
+    # the k = 5 model missed the 86.0 target by 0.49 nats and was still improving (0.21 nats over its last tenth): the
+    # same recipe once more, stretched to 800 epochs.
     Spec("iwae_k5_d50_warmup_e800_s0", "13", "vae", "mnist", data="dynamic", model=_WIDE,
          objective={"objective": {"kind": "iwae", "k": 5, "warmup_epochs": 10}}, recipe={**_FULL, "epochs": 800},
          seed=0, note="iwae_k5_d50_warmup_s0 trained for 800 epochs instead of 100 (this run: fp32, as 'auto' "
                       "chose on a CPU without bf16; denormals flushed from epoch 170 on, as fit now does from the "
                       "first step)"),
+    # The 800-epoch model converged 0.11 nats short of 86.0 (0.12 nats over its last 80 epochs, the learning rate at
+    # zero): one more cosine cycle from its shipped weights (a warm restart, Loshchilov & Hutter's SGDR), peak 5e-4
+    # (a quarter of the first cycle's), fresh Adam state, 400 epochs, no second warm-up.
+    Spec("iwae_k5_d50_e800_restart_s0", "13", "vae", "mnist", data="dynamic", model=_WIDE,
+         objective={"objective": {"kind": "iwae", "k": 5}},
+         recipe=dict(init_from="iwae_k5_d50_warmup_e800_s0", init_spec="d59e582036a4d5cf", epochs=400,
+                     batch_size=128, lr=5e-4, lr_schedule="cosine"),
+         seed=0, note="iwae_k5_d50_warmup_e800_s0 trained on for 400 more epochs (1,200 in all), from its shipped "
+                      "weights with a new cosine cycle peaking at 5e-4"),
     Spec("hvae_mnist_warmup_e400_s0", "14", "hierarchical", "mnist", data="dynamic", model=dict(activation="relu"),
          objective={"objective": {"kind": "elbo", "warmup_epochs": 10}}, recipe={**_FULL, "epochs": 400}, seed=0,
          note="hvae_mnist_warmup_s0 trained for 400 epochs instead of 100"),
