@@ -284,7 +284,7 @@ class _FakeProcess:
     """Stands in for `python -m vae_teach zoo train NAME`: finishes at its second poll, failing if told to."""
     started: list = []
 
-    def __init__(self, cmd, env, stdout):
+    def __init__(self, cmd, env, stdout, stderr):
         self.name, self.threads, self.polls = cmd[-1], env["OMP_NUM_THREADS"], 0
         self.returncode = None
         _FakeProcess.started.append((self.name, self.threads, sorted(p.name for p in _FakeProcess.live)))
@@ -299,28 +299,30 @@ class _FakeProcess:
         return self.returncode
 
 
-def test_zoo_train_jobs_splits_the_cores_and_waits_for_parents(monkeypatch, capsys):
+def test_zoo_train_jobs_splits_the_cores_and_waits_for_parents(monkeypatch, capsys, tmp_path):
     from vae_teach.zoo import jobs
 
     monkeypatch.setattr(jobs.subprocess, "Popen", _FakeProcess)
     _FakeProcess.started, _FakeProcess.live, _FakeProcess.fail = [], [], set()
     names = ["vq_prior_mnist", "vqvae_mnist", "mnist_classifier"]
-    assert jobs.train_parallel(names, jobs=2, cores=2, poll=0) == 0
+    assert jobs.train_parallel(names, jobs=2, cores=2, poll=0, log_dir=tmp_path) == 0
     started = {n: (threads, alongside) for n, threads, alongside in _FakeProcess.started}
     assert all(threads == "1" for threads, _ in started.values())            # 2 cores, 2 jobs: 1 thread each
     assert started["mnist_classifier"][1] == ["vqvae_mnist"]                  # two at once ...
     assert "vqvae_mnist" not in started["vq_prior_mnist"][1]                  # ... but never a child beside its parent
     assert "3 model(s)" in capsys.readouterr().out
+    assert sorted(p.name for p in tmp_path.iterdir()) == [f"{n}.log" for n in sorted(names)]   # one log per model
 
 
-def test_zoo_train_jobs_starts_nothing_new_after_a_failure(monkeypatch, capsys):
+def test_zoo_train_jobs_starts_nothing_new_after_a_failure(monkeypatch, capsys, tmp_path):
     from vae_teach.zoo import jobs
 
     monkeypatch.setattr(jobs.subprocess, "Popen", _FakeProcess)
     _FakeProcess.started, _FakeProcess.live, _FakeProcess.fail = [], [], {"vqvae_mnist"}
-    assert jobs.train_parallel(["vqvae_mnist", "vq_prior_mnist"], jobs=2, cores=2, poll=0) == 1
+    assert jobs.train_parallel(["vqvae_mnist", "vq_prior_mnist"], jobs=2, cores=2, poll=0, log_dir=tmp_path) == 1
     assert [n for n, _, _ in _FakeProcess.started] == ["vqvae_mnist"]         # its child never started
-    assert "failed: vqvae_mnist" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "failed: vqvae_mnist" in out and f"its output: {tmp_path / 'vqvae_mnist.log'}" in out
     with pytest.raises(ValueError, match="--jobs must be at least 1"):
         jobs.train_parallel(["vqvae_mnist"], jobs=0)
 

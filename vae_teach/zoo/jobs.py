@@ -12,6 +12,7 @@ import os
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 from . import specs
 
@@ -42,14 +43,17 @@ def order(names: list[str]) -> list[str]:
     return done
 
 
-def train_parallel(names: list[str], jobs: int, cores: int | None = None, poll: float = 2.0) -> int:
-    """Train ``names`` in ``jobs`` processes of ``cores // jobs`` threads each (``python -m vae_teach zoo train NAME``).
-    Prints one line per finished model; returns 0 if all succeeded, else 1 (no new model starts after a failure)."""
+def train_parallel(names: list[str], jobs: int, cores: int | None = None, poll: float = 2.0,
+                   log_dir: str | Path = "runs/zoo") -> int:
+    """Train ``names`` in ``jobs`` processes of ``cores // jobs`` threads each (``python -m vae_teach zoo train NAME``),
+    each writing its output to ``log_dir/NAME.log``. Prints one line per finished model; returns 0 if all succeeded,
+    else 1 (no new model starts after a failure)."""
     if jobs < 1:
         raise ValueError(f"--jobs must be at least 1, got {jobs}")
     cores = cores or os.cpu_count() or 1
     threads = max(1, cores // jobs)
-    pending, running, finished, failed = order(names), {}, set(), []
+    pending, running, finished, failed, logs = order(names), {}, set(), [], {}
+    log_dir = Path(log_dir)
     t0 = time.perf_counter()
     while pending or running:
         for n, proc in list(running.items()):
@@ -57,8 +61,8 @@ def train_parallel(names: list[str], jobs: int, cores: int | None = None, poll: 
                 del running[n]
                 ok = proc.returncode == 0
                 (finished.add if ok else failed.append)(n)
-                print(f"[{(time.perf_counter() - t0) / 60:6.1f} min] {n}: {'done' if ok else f'FAILED (exit {proc.returncode})'}",
-                      flush=True)
+                print(f"[{(time.perf_counter() - t0) / 60:6.1f} min] {n}: "
+                      + ("done" if ok else f"FAILED (exit {proc.returncode}; its output: {logs[n]})"), flush=True)
         if failed:
             pending = []
         ready = [n for n in pending if not any(p in pending or p in running for p in parents(n))]
@@ -66,8 +70,11 @@ def train_parallel(names: list[str], jobs: int, cores: int | None = None, poll: 
             n = ready.pop(0)
             pending.remove(n)
             env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
-            running[n] = subprocess.Popen([sys.executable, "-m", "vae_teach", "zoo", "train", n], env=env,
-                                          stdout=subprocess.DEVNULL)
+            logs[n] = log_dir / f"{n}.log"  # one file per model: two progress bars would garble one terminal
+            log_dir.mkdir(parents=True, exist_ok=True)
+            with open(logs[n], "w") as log:
+                running[n] = subprocess.Popen([sys.executable, "-m", "vae_teach", "zoo", "train", n], env=env,
+                                              stdout=log, stderr=subprocess.STDOUT)
         if running:
             time.sleep(poll)
     print(f"zoo train: {len(finished)} model(s) in {(time.perf_counter() - t0) / 60:.1f} min with {jobs} job(s) of "
