@@ -125,9 +125,7 @@ def _init_from(model: torch.nn.Module, parent: str, parent_spec: str) -> None:
     if specs.get(parent).digest() != parent_spec:
         raise ValueError(f"this spec continues {parent!r} as trained from spec {parent_spec}, but that model's spec "
                          f"is now {specs.get(parent).digest()}: update the child's 'init_spec' or restore the parent")
-    model.load_state_dict(load(parent).state_dict())
-    for p in model.parameters():
-        p.requires_grad_(True)
+    model.load_state_dict(load(parent).state_dict())  # copies values only: the fresh model stays trainable
 
 
 def train(name: str) -> dict:
